@@ -1,0 +1,48 @@
+"""Per-dataset parameters of the method, as one table of data.
+
+m_pts and c are from the paper's appendix (m_pts counted in 256x256 pixels); r_N is the
+neighbour radius of the loss; the percentiles set the robust min/max of the normalisation;
+border is the band (pixels at original scale) in which objects are dropped; parent_window is
+how many earlier frames are searched for a new track's parent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    m_pts: int
+    c: float
+    r_n: float
+    low_percentile: float
+    high_percentile: float
+    border: int
+    parent_window: int
+
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in [
+        #      name               m_pts  c      r_N  low%  high% border window
+        Preset("DIC-C2DH-HeLa", 1000, 0.02, 50, 20.0, 10.0, 50, 3),
+        Preset("Fluo-C2DL-MSC", 500, 0.1, 150, 20.0, 1.0, 0, 3),
+        Preset("Fluo-N2DH-GOWT1", 50, 0.001, 50, 20.0, 10.0, 0, 3),
+        Preset("Fluo-N2DH-SIM+", 100, 0.001, 50, 20.0, 1.0, 0, 3),
+        Preset("Fluo-N2DL-HeLa", 25, 0.01, 25, 20.0, 10.0, 0, 3),
+        Preset("PhC-C2DH-U373", 500, 0.005, 50, 20.0, 10.0, 0, 3),
+    ]
+}
+
+SHORT_NAMES = {"DIC-HeLa": "DIC-C2DH-HeLa"}
+
+
+def get_preset(name: str) -> Preset:
+    """Look a preset up by dataset name (or the paper's short name), listing the known ones on failure."""
+    key = SHORT_NAMES.get(name, name)
+    if key not in PRESETS:
+        known = ", ".join(sorted(PRESETS))
+        raise KeyError(f"unknown dataset {name!r}; known: {known}")
+    return PRESETS[key]
