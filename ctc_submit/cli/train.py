@@ -1,0 +1,92 @@
+"""``ctc-submit train``: train the recurrent stacked hourglass on CTC training sequences."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from ctc_submit.cli.errors import InputError, user_errors
+from ctc_submit.model.network import NetworkConfig
+from ctc_submit.normalize import NETWORK_SIZE
+from ctc_submit.presets import get_preset
+from ctc_submit.training.data import TrainingSequence
+from ctc_submit.training.trainer import TrainingConfig, train
+
+
+def progress_reporter(total: int, every: int):
+    """A line every ``every`` iterations with the loss, speed and time left (works in logs too)."""
+    started = time.perf_counter()
+    first: list[int] = []
+
+    def report(done: int, loss: float, validation: float | None) -> None:
+        if not first:
+            first.append(done - 1)
+        if done % every and validation is None and done != total:
+            return
+        rate = (done - first[0]) / max(time.perf_counter() - started, 1e-9)
+        left = (total - done) / max(rate, 1e-9)
+        text = f"[{done}/{total}] loss {loss:.4f}"
+        if validation is not None:
+            text += f"  validation {validation:.4f}"
+        click.echo(f"{text}  {rate:.2f} it/s  {left / 60:.0f} min left", err=True)
+
+    return report
+
+
+@click.command("train")
+@click.option("--dataset", required=True, help="Dataset name (sets r_N and normalisation), e.g. DIC-C2DH-HeLa.")
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="CTC training folder of that dataset.")
+@click.option("--sequences", default="01", show_default=True, help="Comma-separated sequences to train on.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Model file to write (.pt).")
+@click.option("--iterations", default=40_000, show_default=True)
+@click.option("--clip-length", default=10, show_default=True, help="Consecutive frames per training clip.")
+@click.option("--crop-size", default=256, show_default=True, help="Random square crop of the 256x256 grid.")
+@click.option("--filters", default=64, show_default=True)
+@click.option("--levels", default=7, show_default=True)
+@click.option("--embedding-size", default=16, show_default=True)
+@click.option("--learning-rate", default=1e-4, show_default=True, help="Adam; divided by 10 at half of the iterations.")
+@click.option("--validation-frames", default=8, show_default=True, help="Last frames of the first sequence held out.")
+@click.option("--validate-every", default=250, show_default=True)
+@click.option("--checkpoint-every", default=250, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--bf16/--fp32", default=True, show_default=True, help="bf16 autocast (fast on recent CPUs and GPUs).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--resume", is_flag=True, help="Continue from OUT's checkpoint (.ckpt).")
+@click.option("--log-every", default=25, show_default=True)
+@user_errors
+def command(dataset, data_dir, sequences, out, iterations, clip_length, crop_size, filters, levels, embedding_size,
+            learning_rate, validation_frames, validate_every, checkpoint_every, seed, bf16, device, resume, log_every):
+    """Train a model on annotated CTC sequences (TRA markers + SEG/ST masks)."""
+    try:
+        preset = get_preset(dataset)
+    except KeyError as error:
+        raise InputError(error.args[0]) from None
+    network = NetworkConfig(filters=filters, levels=levels, embedding_size=embedding_size)
+    if crop_size % 2 ** (levels - 1) or crop_size > NETWORK_SIZE[0]:
+        raise InputError(f"--crop-size {crop_size}: must divide by {2 ** (levels - 1)} and be at most {NETWORK_SIZE[0]}")
+    names = [name.strip() for name in sequences.split(",") if name.strip()]
+    click.echo(f"loading {', '.join(names)} from {data_dir}", err=True)
+    loaded = [TrainingSequence.load(data_dir, name, preset.low_percentile, preset.high_percentile) for name in names]
+    validation = None
+    if validation_frames:
+        loaded[0], validation = loaded[0].split(validation_frames)
+    if min(len(sequence) for sequence in loaded) < clip_length:
+        raise InputError(f"--clip-length {clip_length}: longer than a training sequence")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    config = TrainingConfig(
+        iterations=iterations, clip_length=clip_length, crop_size=crop_size, learning_rate=learning_rate,
+        validation_frames=validation_frames, validate_every=validate_every, checkpoint_every=checkpoint_every,
+        seed=seed, bf16=bf16, network=network,
+    )
+    card = {
+        "dataset": preset.name,
+        "sequences": names,
+        "validation": f"last {validation_frames} frames of sequence {names[0]}" if validation_frames else "none",
+        "normalization": {"sigma": 2.0, "low_percentile": preset.low_percentile,
+                          "high_percentile": preset.high_percentile, "size": list(NETWORK_SIZE)},
+        "loss": {"neighbour_radius": preset.r_n, "max_instances": config.max_instances},
+    }
+    card = train(loaded, validation, preset, config, out, card, device, resume, progress_reporter(iterations, log_every))
+    click.echo(f"wrote {out} ({card['iterations_done']} iterations, {card['wall_time_s'] / 60:.1f} min)", err=True)

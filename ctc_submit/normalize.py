@@ -1,0 +1,47 @@
+"""Stage 1: intensity normalisation and resizing of raw frames to the network grid."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+NETWORK_SIZE = (256, 256)
+
+
+def robust_range(image: np.ndarray, low_percentile: float, high_percentile: float) -> tuple[float, float]:
+    """Medians of the lowest ``low_percentile`` % and highest ``high_percentile`` % of values.
+
+    Medians of the tails are stable against a few saturated or dead pixels, unlike min/max.
+    """
+    values = np.sort(image, axis=None)
+    low_count = max(1, int(round(values.size * low_percentile / 100)))
+    high_count = max(1, int(round(values.size * high_percentile / 100)))
+    return float(np.median(values[:low_count])), float(np.median(values[-high_count:]))
+
+
+def smooth_and_scale(image: np.ndarray, low_percentile: float, high_percentile: float, sigma: float = 2.0) -> np.ndarray:
+    """Gaussian smoothing, then the robust range mapped to [-1, 1], at the frame's own size."""
+    smoothed = ndimage.gaussian_filter(np.asarray(image, dtype=np.float32), sigma)
+    low, high = robust_range(smoothed, low_percentile, high_percentile)
+    scale = 2.0 / max(high - low, 1e-6)
+    return (smoothed - low) * scale - 1.0
+
+
+def resize_linear(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize with pixel centres aligned (aspect ratio not kept, as in training)."""
+    zoom = (size[0] / image.shape[0], size[1] / image.shape[1])
+    rows = (np.arange(size[0]) + 0.5) / zoom[0] - 0.5
+    cols = (np.arange(size[1]) + 0.5) / zoom[1] - 0.5
+    grid = np.meshgrid(rows, cols, indexing="ij")
+    return ndimage.map_coordinates(image, grid, order=1, mode="nearest").astype(np.float32)
+
+
+def normalize_frame(
+    image: np.ndarray,
+    low_percentile: float,
+    high_percentile: float,
+    size: tuple[int, int] = NETWORK_SIZE,
+    sigma: float = 2.0,
+) -> np.ndarray:
+    """A raw frame as the network sees it: smoothed, robustly scaled to [-1, 1], resized."""
+    return resize_linear(smooth_and_scale(image, low_percentile, high_percentile, sigma), size)

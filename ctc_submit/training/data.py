@@ -1,0 +1,109 @@
+"""Training clips read straight from a CTC training folder.
+
+Instance IDs must stay the same through a clip, because the loss ties each cell's embedding
+across consecutive frames. Segmentations (gold SEG where it exists, else silver truth ST) give
+dense masks but per-frame IDs; the tracking markers (TRA) give the IDs. Frames without a dense
+mask are labelled from their markers alone, with the background unknown (ignored), so only
+fully labelled frames teach what background is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ctc_submit.io import CTCInputError, list_frames, read_frame, read_labels
+from ctc_submit.normalize import smooth_and_scale
+from ctc_submit.training.augment import AugmentationRanges, OutputGrid, augment_clip
+from ctc_submit.training.loss import IGNORE
+
+UNTRACKED_ID_BASE = 1_000_000
+
+
+def ids_from_markers(segmentation: np.ndarray, markers: np.ndarray) -> np.ndarray:
+    """Relabel each segment with the marker it overlaps most; segments with no marker get fresh IDs."""
+    relabelled = np.zeros(segmentation.shape, dtype=np.int64)
+    segment_ids = np.unique(segmentation)
+    for segment in segment_ids[segment_ids != 0]:
+        inside = segmentation == segment
+        marker_values, counts = np.unique(markers[inside], return_counts=True)
+        counts = counts[marker_values != 0]
+        marker_values = marker_values[marker_values != 0]
+        relabelled[inside] = marker_values[np.argmax(counts)] if len(counts) else UNTRACKED_ID_BASE + int(segment)
+    return relabelled
+
+
+def markers_only(markers: np.ndarray) -> np.ndarray:
+    labels = markers.astype(np.int64)
+    labels[labels == 0] = IGNORE
+    return labels
+
+
+def dense_segmentation_path(dataset_dir: Path, sequence: str, name: str) -> Path | None:
+    """Gold segmentation when the frame has one, else the silver truth, else None."""
+    for folder in (f"{sequence}_GT", f"{sequence}_ST"):
+        path = dataset_dir / folder / "SEG" / name
+        if path.is_file():
+            return path
+    return None
+
+
+def load_training_labels(dataset_dir: Path, sequence: str, frame_count: int, digits: int) -> np.ndarray:
+    """Labels (T, H, W) with IDs consistent over time and IGNORE where the truth is unknown."""
+    labels = []
+    for index in range(frame_count):
+        markers = read_labels(dataset_dir / f"{sequence}_GT" / "TRA" / f"man_track{index:0{digits}d}.tif")
+        segmentation_path = dense_segmentation_path(dataset_dir, sequence, f"man_seg{index:0{digits}d}.tif")
+        if segmentation_path is None:
+            labels.append(markers_only(markers))
+        else:
+            labels.append(ids_from_markers(read_labels(segmentation_path), markers))
+    return np.stack(labels)
+
+
+@dataclass
+class TrainingSequence:
+    """One annotated sequence held in memory: normalised frames and consistent labels."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    @classmethod
+    def load(
+        cls, dataset_dir: Path, sequence: str, low_percentile: float, high_percentile: float
+    ) -> "TrainingSequence":
+        dataset_dir = Path(dataset_dir)
+        frames = list_frames(dataset_dir / sequence)
+        digits = len(frames[0].stem) - 1
+        if not (dataset_dir / f"{sequence}_GT" / "TRA").is_dir():
+            raise CTCInputError(f"{dataset_dir / (sequence + '_GT') / 'TRA'}: tracking ground truth not found")
+        images = np.stack([smooth_and_scale(read_frame(path), low_percentile, high_percentile) for path in frames])
+        return cls(images, load_training_labels(dataset_dir, sequence, len(frames), digits))
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def split(self, validation_frames: int) -> tuple["TrainingSequence", "TrainingSequence"]:
+        """The last ``validation_frames`` frames are held out to watch embedding quality."""
+        cut = len(self) - validation_frames
+        return TrainingSequence(self.images[:cut], self.labels[:cut]), TrainingSequence(self.images[cut:], self.labels[cut:])
+
+
+def sample_clip(
+    sequences: list[TrainingSequence],
+    clip_length: int,
+    network_size: tuple[int, int],
+    crop_size: tuple[int, int],
+    ranges: AugmentationRanges,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random augmented clip: images (T, h, w) float32 and labels (T, h, w) int64."""
+    sequence = sequences[rng.integers(len(sequences))]
+    start = rng.integers(0, len(sequence) - clip_length + 1)
+    offset = tuple(int(rng.integers(0, full - crop + 1)) for full, crop in zip(network_size, crop_size))
+    grid = OutputGrid(network_size, crop_size, offset)
+    return augment_clip(
+        sequence.images[start : start + clip_length], sequence.labels[start : start + clip_length], grid, ranges, rng
+    )
