@@ -7,6 +7,7 @@ one place.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,13 @@ class CTCInputError(Exception):
 
 
 FRAME_NAME = re.compile(r"^t(\d{3,})\.tiff?$")
+MASK_NAME = re.compile(r"^mask(\d+)\.tif$")
+MAN_TRACK_NAME = re.compile(r"^man_track(\d+)\.tif$")
+
+INT32_MAX = 2**31 - 1
+# What the official parser skips between numbers (C ``isspace`` without the newline).
+_BLANK = "[ \t\v\f\r]"
+TRACK_LINE = re.compile(rf"{_BLANK}*([+-]?[0-9]+){_BLANK}+([+-]?[0-9]+){_BLANK}+([+-]?[0-9]+){_BLANK}+([+-]?[0-9]+)")
 
 
 @dataclass(frozen=True, order=True)
@@ -31,6 +39,25 @@ class Track:
     begin: int
     end: int
     parent: int
+
+
+@dataclass(frozen=True)
+class TiffLayout:
+    """What a TIFF holds, read from its headers only (no pixel decoding).
+
+    ``shape`` is ``(height, width)`` for one page and ``(pages, height, width)`` for a stack,
+    because the official tools read a TIFF as a stack of pages whatever extra axes its
+    metadata (ImageJ, tifffile's shaped JSON) declares.
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    samples: int
+    compression: str
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
 
 
 def list_indexed_files(folder: Path, pattern: re.Pattern[str]) -> list[tuple[int, Path]]:
@@ -48,13 +75,22 @@ def list_indexed_files(folder: Path, pattern: re.Pattern[str]) -> list[tuple[int
 
 
 def list_frames(sequence_dir: Path) -> list[Path]:
-    """Input frames ``tNNN.tif`` of a sequence, in time order; numbering gaps are an error."""
+    """Input frames ``tNNN.tif`` of a sequence, in time order.
+
+    Numbering gaps, duplicate indices and mixed digit counts are errors: the masks are named
+    after the frames, and the official tools expect one contiguous run of equal-width names.
+    """
     frames = list_indexed_files(sequence_dir, FRAME_NAME)
     if not frames:
         raise CTCInputError(f"{sequence_dir}: no frames named tNNN.tif")
+    widths = {digits_of(path) for _, path in frames}
+    if len(widths) > 1:
+        raise CTCInputError(f"{sequence_dir}: frame names mix {' and '.join(map(str, sorted(widths)))} digits")
     first = frames[0][0]
     for expected, (index, path) in enumerate(frames, start=first):
-        if index != expected:
+        if index < expected:
+            raise CTCInputError(f"{sequence_dir}: two files for frame {index} ({path.name} and another)")
+        if index > expected:
             raise CTCInputError(f"{sequence_dir}: frame t{expected:0{digits_of(path)}d} is missing (gap before {path.name})")
     return [path for _, path in frames]
 
@@ -67,63 +103,136 @@ def digits_of(path: Path) -> int:
     return len(match.group(1))
 
 
-def read_tiff(path: Path) -> np.ndarray:
-    """Read a TIFF (LZW/zlib/packbits/... via imagecodecs), naming the file on failure."""
+def frame_index(path: Path) -> int:
+    """Time index of a CTC file name (``t0012.tif`` -> 12)."""
+    match = re.search(r"(\d+)(?:_\d+)?\.tiff?$", Path(path).name)
+    if not match:
+        raise CTCInputError(f"{path}: no time index in file name")
+    return int(match.group(1))
+
+
+def _open_tiff(path: Path) -> tifffile.TiffFile:
     path = Path(path)
     if not path.is_file():
         raise CTCInputError(f"{path}: file not found")
     try:
-        return tifffile.imread(path)
+        return tifffile.TiffFile(path)
     except Exception as error:  # tifffile raises many types for corrupt files
         raise CTCInputError(f"{path}: unreadable TIFF ({error})") from None
 
 
+def tiff_layout(path: Path) -> TiffLayout:
+    """Page count, page size, pixel type and compression of a TIFF, checked to agree over pages."""
+    with _open_tiff(path) as tif:
+        try:
+            pages = list(tif.pages)
+            first = pages[0]
+            size = (first.imagelength, first.imagewidth)
+            for page in pages[1:]:
+                if (page.shape, page.dtype) != (first.shape, first.dtype):
+                    raise CTCInputError(f"{path}: pages differ in size or pixel type")
+            shape = size if len(pages) == 1 else (len(pages), *size)
+            return TiffLayout(shape, np.dtype(first.dtype), int(first.samplesperpixel), first.compression.name)
+        except CTCInputError:
+            raise
+        except Exception as error:
+            raise CTCInputError(f"{path}: unreadable TIFF ({error})") from None
+
+
+def _read_pages(path: Path) -> np.ndarray:
+    """Pixels page by page: (height, width[, samples]) for one page, else (pages, height, width[, samples])."""
+    with _open_tiff(path) as tif:
+        try:
+            pages = [page.asarray() for page in tif.pages]
+            return pages[0] if len(pages) == 1 else np.stack(pages)
+        except Exception as error:
+            raise CTCInputError(f"{path}: unreadable TIFF ({error})") from None
+
+
+def read_tiff(path: Path) -> np.ndarray:
+    """Read a TIFF (LZW/zlib/packbits/... via imagecodecs) as a stack of pages, naming the file on failure."""
+    return _read_pages(path)
+
+
+def _require_single_channel(path: Path, layout: TiffLayout) -> None:
+    if layout.samples != 1:
+        raise CTCInputError(f"{path}: {layout.samples} samples per pixel (RGB?); expected one grayscale channel")
+
+
 def read_frame(path: Path) -> np.ndarray:
-    """A 2D grayscale input frame; RGB or 3D stacks are rejected with the file named."""
-    image = read_tiff(path)
-    if image.ndim != 2:
-        raise CTCInputError(f"{path}: expected a 2D grayscale frame, got shape {image.shape}")
-    if image.dtype.kind not in "uif":
-        raise CTCInputError(f"{path}: unsupported pixel type {image.dtype}")
-    return image
+    """A 2D grayscale input frame (uint8/uint16 in the CTC); RGB or 3D stacks are rejected with the file named."""
+    layout = tiff_layout(path)
+    _require_single_channel(path, layout)
+    if layout.ndim != 2:
+        raise CTCInputError(f"{path}: expected a 2D frame, got a stack of {layout.shape[0]} pages")
+    if layout.dtype.kind not in "uif":
+        raise CTCInputError(f"{path}: unsupported pixel type {layout.dtype}")
+    return _read_pages(path)
 
 
 def read_labels(path: Path) -> np.ndarray:
-    """A 2D integer label image (mask, man_seg, man_track); float images are rejected."""
-    labels = read_tiff(path)
-    if labels.dtype.kind not in "ui":
-        raise CTCInputError(f"{path}: label image must be integer, got {labels.dtype}")
-    return labels
+    """An integer label image (mask, man_seg, man_track): 2D, or 3D (pages) for 3D data; float is rejected."""
+    layout = tiff_layout(path)
+    _require_single_channel(path, layout)
+    if layout.dtype.kind not in "ui":
+        raise CTCInputError(f"{path}: label image must be integer, got {layout.dtype}")
+    return _read_pages(path)
 
 
 def mask_name(index: int, digits: int) -> str:
     return f"mask{index:0{digits}d}.tif"
 
 
+def mask_name_for(frame: Path) -> str:
+    """The mask name of an input frame, with the same digit count (``t0012.tif`` -> ``mask0012.tif``)."""
+    return mask_name(frame_index(frame), digits_of(frame))
+
+
 def write_mask(path: Path, labels: np.ndarray) -> None:
-    """Write a uint16 label image with zlib compression (the official tools reject zstd)."""
+    """Write a 2D uint16 label image with zlib compression (the official tools reject zstd).
+
+    The file appears under its name only once complete, so an interrupted run never leaves
+    a truncated mask that looks valid.
+    """
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError(f"mask must be 2D, got shape {labels.shape}")
+    if labels.dtype.kind not in "uib":
+        raise ValueError(f"mask must hold integer labels, got {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() > np.iinfo(np.uint16).max):
         raise ValueError("labels do not fit in uint16")
-    tifffile.imwrite(path, labels.astype(np.uint16), compression="zlib")
+    path = Path(path)
+    partial = path.with_name(path.name + ".part")
+    tifffile.imwrite(partial, labels.astype(np.uint16), compression="zlib", photometric="minisblack", metadata=None)
+    os.replace(partial, path)
 
 
 def parse_tracks(text: str, source: str = "res_track.txt") -> list[Track]:
-    """Parse ``L B E P`` lines as tolerantly as the official parser (any whitespace, CRLF)."""
+    """Parse ``L B E P`` lines exactly as tolerantly as the official parser.
+
+    Accepted: leading whitespace, runs of spaces or tabs between the numbers, no final
+    newline, CRLF line ends. Rejected, like the official tool: trailing whitespace, blank
+    lines anywhere (a blank line at the end too), comments, extra columns, and numbers that
+    overflow a 32-bit int.
+    """
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
     tracks = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) != 4:
-            raise CTCInputError(f"{source}:{number}: expected 4 numbers 'L B E P', got {line!r}")
-        try:
-            label, begin, end, parent = (int(field) for field in fields)
-        except ValueError:
-            raise CTCInputError(f"{source}:{number}: not an integer in {line!r}") from None
-        tracks.append(Track(label, begin, end, parent))
+    for number, line in enumerate(lines, start=1):
+        if line.endswith("\r"):
+            line = line[:-1]
+        if not line.strip():
+            raise CTCInputError(f"{source}:{number}: blank line (not allowed, not even at the end)")
+        match = TRACK_LINE.fullmatch(line)
+        if not match:
+            raise CTCInputError(
+                f"{source}:{number}: expected 4 integers 'L B E P' and nothing else (no trailing spaces), got {line!r}"
+            )
+        values = [int(field) for field in match.groups()]
+        if any(abs(value) > INT32_MAX for value in values):
+            raise CTCInputError(f"{source}:{number}: number out of range in {line!r}")
+        tracks.append(Track(*values))
     return tracks
 
 
@@ -131,7 +240,7 @@ def read_tracks(path: Path) -> list[Track]:
     path = Path(path)
     if not path.is_file():
         raise CTCInputError(f"{path}: file not found")
-    return parse_tracks(path.read_text(errors="replace"), str(path))
+    return parse_tracks(path.read_bytes().decode("latin-1"), str(path))
 
 
 def format_tracks(tracks: Iterable[Track]) -> str:
@@ -140,4 +249,6 @@ def format_tracks(tracks: Iterable[Track]) -> str:
 
 
 def write_tracks(path: Path, tracks: Sequence[Track]) -> None:
-    Path(path).write_text(format_tracks(tracks))
+    """Write ``res_track.txt`` with LF line ends on every platform."""
+    with open(path, "w", newline="\n", encoding="ascii") as file:
+        file.write(format_tracks(tracks))
