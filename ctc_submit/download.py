@@ -251,18 +251,33 @@ def download_dataset(
 ) -> Path:
     """Download and unpack one dataset to ``dest/name``; on failure ``dest`` is left untouched."""
     url = dataset_url(name, kind, url_base)
-    final = prepare_destination(dest, name, overwrite)
+    dest = Path(dest)
+    created = [folder for folder in (dest.absolute(), *dest.absolute().parents) if not folder.exists()]
     try:
-        workdir = Path(tempfile.mkdtemp(prefix=f".{name}-", suffix=".partial", dir=final.parent))
-    except OSError as error:
-        raise CTCInputError(f"{final.parent}: cannot write there ({error.strerror})") from None
-    try:
-        archive = workdir / f"{name}.zip"
-        fetch(url, archive, retries=retries, backoff_s=backoff_s, progress=progress)
-        verify_archive(archive, expected_size, sha256)
-        root = extract(archive, workdir)
-        archive.unlink()
-        install(root, final, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        final = prepare_destination(dest, name, overwrite)
+        try:
+            workdir = Path(tempfile.mkdtemp(prefix=f".{name}-", suffix=".partial", dir=dest))
+        except OSError as error:
+            raise CTCInputError(f"{dest}: cannot write there ({error.strerror})") from None
+        try:
+            archive = workdir / f"{name}.zip"
+            fetch(url, archive, retries=retries, backoff_s=backoff_s, progress=progress)
+            verify_archive(archive, expected_size, sha256)
+            root = extract(archive, workdir)
+            archive.unlink()
+            install(root, final, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    except BaseException:
+        remove_empty(created)
+        raise
     return final
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed download created (deepest first), if they are still empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return

@@ -141,6 +141,13 @@ def test_transfer_that_keeps_breaking_fails_with_nothing_left(server: Server, tm
     assert_untouched(tmp_path)
 
 
+def test_failure_removes_the_folders_it_created(server: Server, tmp_path: Path) -> None:
+    server.cut_after, server.cuts_left = 10, 100
+    with pytest.raises(DownloadError):
+        fetch_into(tmp_path / "new" / "dest", server, retries=0)
+    assert_untouched(tmp_path)
+
+
 def test_wrong_checksum_or_size_is_rejected(server: Server, tmp_path: Path, archive: bytes) -> None:
     with pytest.raises(DownloadError, match="sha256 does not match"):
         fetch_into(tmp_path, server, sha256="0" * 64)
