@@ -1,7 +1,8 @@
 """Speed and memory of ``validate_result`` on the real results in ``shared/eval-fixtures``.
 
-Target: at least 50 frames/s on 576x720 LZW masks, and peak Python memory of a few frames whatever the sequence length
-(frames are streamed, never stacked). Run: ``nice -n 5 python benchmarks/validate.py``.
+Targets: at least 50 frames/s on 576x720 LZW masks, and a peak Python memory of a few frames
+whatever the sequence length (frames are streamed, never stacked).
+Run: ``nice -n 5 python benchmarks/validate.py``.
 """
 
 from __future__ import annotations

@@ -91,7 +91,8 @@ def list_frames(sequence_dir: Path) -> list[Path]:
         if index < expected:
             raise CTCInputError(f"{sequence_dir}: two files for frame {index} ({path.name} and another)")
         if index > expected:
-            raise CTCInputError(f"{sequence_dir}: frame t{expected:0{digits_of(path)}d} is missing (gap before {path.name})")
+            missing = f"t{expected:0{digits_of(path)}d}"
+            raise CTCInputError(f"{sequence_dir}: frame {missing} is missing (gap before {path.name})")
     return [path for _, path in frames]
 
 
@@ -139,19 +140,17 @@ def tiff_layout(path: Path) -> TiffLayout:
             raise CTCInputError(f"{path}: unreadable TIFF ({error})") from None
 
 
-def _read_pages(path: Path) -> np.ndarray:
-    """Pixels page by page: (height, width[, samples]) for one page, else (pages, height, width[, samples])."""
+def read_tiff(path: Path) -> np.ndarray:
+    """Pixels page by page (LZW/zlib/packbits/... via imagecodecs), naming the file on failure.
+
+    One page gives (height, width[, samples]), several give (pages, height, width[, samples]).
+    """
     with _open_tiff(path) as tif:
         try:
             pages = [page.asarray() for page in tif.pages]
             return pages[0] if len(pages) == 1 else np.stack(pages)
         except Exception as error:
             raise CTCInputError(f"{path}: unreadable TIFF ({error})") from None
-
-
-def read_tiff(path: Path) -> np.ndarray:
-    """Read a TIFF (LZW/zlib/packbits/... via imagecodecs) as a stack of pages, naming the file on failure."""
-    return _read_pages(path)
 
 
 def _require_single_channel(path: Path, layout: TiffLayout) -> None:
@@ -167,7 +166,7 @@ def read_frame(path: Path) -> np.ndarray:
         raise CTCInputError(f"{path}: expected a 2D frame, got a stack of {layout.shape[0]} pages")
     if layout.dtype.kind not in "uif":
         raise CTCInputError(f"{path}: unsupported pixel type {layout.dtype}")
-    return _read_pages(path)
+    return read_tiff(path)
 
 
 def read_labels(path: Path) -> np.ndarray:
@@ -176,7 +175,7 @@ def read_labels(path: Path) -> np.ndarray:
     _require_single_channel(path, layout)
     if layout.dtype.kind not in "ui":
         raise CTCInputError(f"{path}: label image must be integer, got {layout.dtype}")
-    return _read_pages(path)
+    return read_tiff(path)
 
 
 def mask_name(index: int, digits: int) -> str:

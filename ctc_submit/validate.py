@@ -122,10 +122,15 @@ def mask_files(res_dir: Path) -> list[tuple[int, Path]]:
 
 def _looks_like_mask(name: str) -> bool:
     stem, dot, extension = name.rpartition(".")
-    return bool(dot) and extension in ("tif", "tiff") and stem.startswith("mask") and stem[4:].isdigit() and stem[4:].isascii()
+    index = stem[4:]
+    return (
+        bool(dot) and extension in ("tif", "tiff") and stem.startswith("mask") and index.isdigit() and index.isascii()
+    )
 
 
-def result_sequence(masks: list[tuple[int, Path]], num_digits: int | None, report: ValidationReport) -> SequenceFrames | None:
+def result_sequence(
+    masks: list[tuple[int, Path]], num_digits: int | None, report: ValidationReport
+) -> SequenceFrames | None:
     """Frames 0..last of the masks when there is no GT; the digit count is the most common one."""
     if num_digits is None:
         widths = Counter(len(path.stem) - 4 for _, path in masks if path.suffix == ".tif")
@@ -134,7 +139,9 @@ def result_sequence(masks: list[tuple[int, Path]], num_digits: int | None, repor
             return None
         num_digits = max(widths, key=lambda width: (widths[width], -width))
     if num_digits < MIN_DIGITS:
-        report.errors.append(f"mask names have {num_digits} digits; the CTC names need at least {MIN_DIGITS} (mask000.tif)")
+        report.errors.append(
+            f"mask names have {num_digits} digits; the CTC names need at least {MIN_DIGITS} (mask000.tif)"
+        )
         return None
     indices = [index for index, path in masks if path.name == mask_name(index, num_digits)]
     if not indices:
@@ -233,31 +240,29 @@ def check_consistency(
     """Each declared label in every frame B..E and nowhere else; every label in the masks declared."""
     frames = sequence.frames
     first, last = frames[0], frames[-1]
+    sequence_span = frame_span(first, last)
     for label, track in sorted(tracks.items()):
         span = frames[bisect.bisect_left(frames, track.begin) : bisect.bisect_right(frames, track.end)]
+        declared = frame_span(track.begin, track.end)
         present = presence.get(label, [])
         if not span:
-            report.errors.append(
-                f"label {label}: declared for {frame_span(track.begin, track.end)}, outside the sequence (frames {first}-{last})"
-            )
+            report.errors.append(f"label {label}: declared for {declared}, outside the sequence ({sequence_span})")
             continue
         if track.begin < first or track.end > last:
             report.warnings.append(
-                f"label {label}: declared for {frame_span(track.begin, track.end)}, beyond the sequence (frames {first}-{last}); "
+                f"label {label}: declared for {declared}, beyond the sequence ({sequence_span}); "
                 "the official tools accept it, but the track should end at its last frame"
             )
         present_set = set(present)
         missing = [frame for frame in span if frame in checked and frame not in present_set]
         if missing:
             report.errors.append(
-                where(missing, label) + f"missing from the mask, but {TRACK_FILE} declares {frame_span(track.begin, track.end)} "
+                where(missing, label) + f"missing from the mask, but {TRACK_FILE} declares {declared} "
                 "(a track with a gap needs a new label whose parent is the old one)"
             )
         outside = [frame for frame in present if not track.begin <= frame <= track.end]
         if outside:
-            report.errors.append(
-                where(outside, label) + f"in the mask outside {frame_span(track.begin, track.end)} declared in {TRACK_FILE}"
-            )
+            report.errors.append(where(outside, label) + f"in the mask outside {declared} declared in {TRACK_FILE}")
     for label, present in sorted(presence.items()):
         if label not in all_declared:
             report.errors.append(where(present, label) + f"in the mask but not declared in {TRACK_FILE}")
@@ -269,6 +274,58 @@ def add_grouped(target: list[str], problems: dict[str, list[tuple[int, str]]]) -
         frames = [frame for frame, _ in occurrences]
         names = [name for _, name in occurrences]
         target.append(where(frames, files=[names[0], names[-1]] if len(names) > 1 else names) + problem)
+
+
+@dataclass
+class MaskScan:
+    """What one pass over the masks found; (frame, file name) pairs say where."""
+
+    presence: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    split: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    checked: set[int] = field(default_factory=set)
+    missing: list[tuple[int, str]] = field(default_factory=list)
+    empty: list[tuple[int, str]] = field(default_factory=list)
+    problems: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
+
+
+def scan_masks(res_dir: Path, sequence: SequenceFrames) -> MaskScan:
+    """Check each frame's mask file and record which labels it holds, one frame in memory at a time."""
+    scan = MaskScan()
+    reference_shape: tuple[int, ...] | None = None
+    reference = "the GT"
+    for frame in sequence.frames:
+        name = mask_name(frame, sequence.digits)
+        path = res_dir / name
+        if not path.is_file():
+            scan.missing.append((frame, name))
+            continue
+        try:
+            layout = tiff_layout(path)
+        except CTCInputError as error:
+            scan.problems[str(error).removeprefix(f"{path}: ")].append((frame, name))
+            continue
+        if sequence.gt_files:
+            expected = tiff_layout(sequence.gt_files[frame]).shape
+        else:
+            if reference_shape is None:
+                reference_shape, reference = layout.shape, f"the first mask ({name})"
+            expected = reference_shape
+        problems, usable = layout_problems(layout, expected, reference)
+        for problem in problems:
+            scan.problems[problem].append((frame, name))
+        if not usable:
+            continue
+        mask = read_labels(path)
+        labels = labels_present(mask)
+        scan.checked.add(frame)
+        if not len(labels):
+            scan.empty.append((frame, name))
+        for label in labels:
+            scan.presence[int(label)].append(frame)
+        if mask.dtype == np.uint16:
+            for label in disconnected_labels(mask, labels):
+                scan.split[label].append(frame)
+    return scan
 
 
 def validate_result(res_dir: Path, gt_dir: Path | None = None, num_digits: int | None = None) -> ValidationReport:
@@ -293,62 +350,22 @@ def validate_result(res_dir: Path, gt_dir: Path | None = None, num_digits: int |
     if sequence is None:
         return report
 
-    presence: dict[int, list[int]] = defaultdict(list)
-    split: dict[int, list[int]] = defaultdict(list)
-    checked: set[int] = set()
-    missing: list[tuple[int, str]] = []
-    empty: list[tuple[int, str]] = []
-    frame_errors: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    reference_shape: tuple[int, ...] | None = None
-    reference = ""
-    for frame in sequence.frames:
-        name = mask_name(frame, sequence.digits)
-        path = res_dir / name
-        if not path.is_file():
-            missing.append((frame, name))
-            continue
-        try:
-            layout = tiff_layout(path)
-        except CTCInputError as error:
-            frame_errors[str(error).removeprefix(f"{path}: ")].append((frame, name))
-            continue
-        if sequence.gt_files:
-            gt_file = sequence.gt_files[frame]
-            expected, reference = tiff_layout(gt_file).shape, f"the GT ({gt_file.name})"
-        else:
-            if reference_shape is None:
-                reference_shape, reference = layout.shape, f"the first mask ({name})"
-            expected = reference_shape
-        problems, usable = layout_problems(layout, expected, reference)
-        for problem in problems:
-            frame_errors[problem].append((frame, name))
-        if not usable:
-            continue
-        mask = read_labels(path)
-        labels = labels_present(mask)
-        checked.add(frame)
-        if not len(labels):
-            empty.append((frame, name))
-        for label in labels:
-            presence[int(label)].append(frame)
-        if mask.dtype == np.uint16:
-            for label in disconnected_labels(mask, labels):
-                split[label].append(frame)
+    scan = scan_masks(res_dir, sequence)
 
-    check_names(masks, sequence, {frame for frame, _ in missing}, report)
-    if missing:
-        add_grouped(report.errors, {"mask not found (every frame of the sequence needs one, even an empty one)": missing})
-    add_grouped(report.errors, frame_errors)
-    if empty:
-        add_grouped(report.warnings, {"empty mask (no labelled object); accepted, but was a cell lost?": empty})
-    for label, frames in sorted(split.items()):
+    check_names(masks, sequence, {frame for frame, _ in scan.missing}, report)
+    if scan.missing:
+        add_grouped(report.errors, {"mask not found (every frame needs one, even an empty one)": scan.missing})
+    add_grouped(report.errors, scan.problems)
+    if scan.empty:
+        add_grouped(report.warnings, {"empty mask (no labelled object); accepted, but was a cell lost?": scan.empty})
+    for label, frames in sorted(scan.split.items()):
         report.warnings.append(
             where(frames, label) + "split into disconnected pieces; accepted by the official tools, "
             "but each cell should be one connected region"
         )
     if tracks is not None:
         valid = check_track_table(tracks, report)
-        check_consistency(valid, {track.label for track in tracks}, presence, sequence, checked, report)
+        check_consistency(valid, {track.label for track in tracks}, scan.presence, sequence, scan.checked, report)
     return report
 
 
@@ -365,7 +382,8 @@ def read_track_file(res_dir: Path, report: ValidationReport) -> list[Track] | No
         return None
     if b"\r" in path.read_bytes():
         report.warnings.append(
-            f"{TRACK_FILE} has CRLF (Windows) line ends; only LF line ends are known to be read by every build of the official tools"
+            f"{TRACK_FILE} has CRLF (Windows) line ends; only LF line ends are known to be read "
+            "by every build of the official tools"
         )
     return tracks
 
@@ -382,11 +400,14 @@ def check_names(
     if misnamed:
         target = report.errors if any(index in missing for _, index in misnamed) else report.warnings
         target.append(
-            f"{name_list([name for name, _ in misnamed])}: not read by the official tools, which expect {sequence.digits}-digit names "
+            f"{name_list([name for name, _ in misnamed])}: not read by the official tools, "
+            f"which expect {sequence.digits}-digit names "
             f"ending in .tif ({mask_name(sequence.frames[0], sequence.digits)})"
         )
     extra = sorted(
-        (index, path.name) for index, path in masks if path.name == mask_name(index, sequence.digits) and index not in frames
+        (index, path.name)
+        for index, path in masks
+        if path.name == mask_name(index, sequence.digits) and index not in frames
     )
     if extra:
         add_grouped(

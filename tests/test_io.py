@@ -173,7 +173,9 @@ def test_masks_that_do_not_fit_uint16_2d_are_refused(tmp_path, labels):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("frame, mask", [("t000.tif", "mask000.tif"), ("t0012.tif", "mask0012.tif"), ("t000123.tif", "mask000123.tif")])
+@pytest.mark.parametrize(
+    "frame, mask", [("t000.tif", "mask000.tif"), ("t0012.tif", "mask0012.tif"), ("t000123.tif", "mask000123.tif")]
+)
 def test_mask_names_keep_the_digit_count_of_the_frames(frame, mask):
     assert mask_name_for(Path(frame)) == mask
     assert mask_name(int(frame[1:-4]), len(frame) - 5) == mask

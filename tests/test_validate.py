@@ -147,7 +147,8 @@ def test_track_table_rules(tmp_path, line, error):
 
 def test_label_after_its_declared_end(tmp_path):
     res_dir, gt_dir = division_result(tmp_path)
-    write_tracks(res_dir / "res_track.txt", [Track(1, 0, 1, 0), Track(2, 0, 1, 0), Track(3, 2, 2, 2), Track(4, 2, 2, 2)])
+    tracks = [Track(1, 0, 1, 0), Track(2, 0, 1, 0), Track(3, 2, 2, 2), Track(4, 2, 2, 2)]
+    write_tracks(res_dir / "res_track.txt", tracks)
     report = validate_result(res_dir, gt_dir)
     assert report.errors == ["frame 2, label 1: in the mask outside frames 0-1 declared in res_track.txt"]
 
@@ -156,9 +157,13 @@ def test_label_after_its_declared_end(tmp_path):
     "image, kwargs, error",
     [
         (np.zeros((12, 16, 3), np.uint16), {"photometric": "rgb"}, "3 samples per pixel"),
-        (np.zeros((4, 12, 16), np.uint16), {"photometric": "minisblack"}, "size 4\u00d712\u00d716 (3D, 4 pages), expected 12\u00d716"),
+        (
+            np.zeros((4, 12, 16), np.uint16),
+            {"photometric": "minisblack"},
+            "size 4\u00d712\u00d716 (3D, 4 pages), expected 12\u00d716",
+        ),
         (np.zeros((12, 16), np.float32), {}, "pixel type float32"),
-        (np.zeros((12, 17), np.uint16), {}, "size 12\u00d717, expected 12\u00d716 as the GT (man_track001.tif)"),
+        (np.zeros((12, 17), np.uint16), {}, "size 12\u00d717, expected 12\u00d716 as the GT"),
         (np.zeros((12, 16), np.uint16), {"compression": "zstd"}, "ZSTD compression"),
     ],
     ids=["rgb", "3d", "float", "size", "zstd"],
@@ -225,7 +230,8 @@ def test_without_gt_the_size_is_that_of_the_first_mask(tmp_path):
     res_dir, _ = division_result(tmp_path)
     write_mask(res_dir / "mask002.tif", np.zeros((12, 15), np.uint16))
     report = validate_result(res_dir)
-    assert report.errors[0] == "frame 2 (mask002.tif): size 12\u00d715, expected 12\u00d716 as the first mask (mask000.tif)"
+    expected = "frame 2 (mask002.tif): size 12\u00d715, expected 12\u00d716 as the first mask (mask000.tif)"
+    assert report.errors[0] == expected
 
 
 def test_many_bad_frames_make_one_line(tmp_path):

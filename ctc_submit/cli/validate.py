@@ -40,6 +40,7 @@ def command(res_dir: Path, gt_dir: Path | None, num_digits: int | None) -> None:
     for warning in report.warnings:
         click.echo(f"warning: {warning}")
     verdict = "valid" if report.ok else "INVALID"
-    click.echo(f"{res_dir}: {verdict} ({plural(len(report.errors), 'error')}, {plural(len(report.warnings), 'warning')})")
+    counts = f"{plural(len(report.errors), 'error')}, {plural(len(report.warnings), 'warning')}"
+    click.echo(f"{res_dir}: {verdict} ({counts})")
     if not report.ok:
         click.get_current_context().exit(1)
