@@ -154,7 +154,7 @@ def result_sequence(
     return SequenceFrames(list(range(max(indices) + 1)), num_digits, {})
 
 
-def layout_problems(layout: TiffLayout, expected: tuple[int, ...] | None, reference: str) -> tuple[list[str], bool]:
+def layout_problems(layout: TiffLayout, expected: tuple[int, ...], reference: str) -> tuple[list[str], bool]:
     """Why the official tools would reject this mask (frame-independent texts), and whether its labels are usable."""
     problems = []
     usable = True
@@ -169,7 +169,7 @@ def layout_problems(layout: TiffLayout, expected: tuple[int, ...] | None, refere
             f"{layout.compression} compression, which the official tools cannot decode; "
             "write zlib (deflate), LZW, packbits or no compression"
         )
-    if expected is not None and layout.shape != expected:
+    if layout.shape != expected:
         problems.append(f"size {describe_shape(layout.shape)}, expected {describe_shape(expected)} as {reference}")
         usable = False
     return problems, usable
