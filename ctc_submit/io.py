@@ -22,7 +22,6 @@ class CTCInputError(Exception):
 
 
 FRAME_NAME = re.compile(r"^t(\d{3,})\.tiff?$")
-MASK_NAME = re.compile(r"^mask(\d+)\.tif$")
 MAN_TRACK_NAME = re.compile(r"^man_track(\d+)\.tif$")
 
 INT32_MAX = 2**31 - 1
