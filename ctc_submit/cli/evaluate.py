@@ -1,0 +1,57 @@
+"""``ctc-submit evaluate``: score a result folder with the Cell Tracking Challenge measures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ctc_submit.cli.errors import user_errors
+from ctc_submit.evaluation.measures import MEASURES, evaluate, evaluate_official
+
+
+def _measure_list(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [name.strip().upper() for name in text.split(",") if name.strip()]
+
+
+@click.command("evaluate")
+@click.argument("dataset_dir", type=click.Path(path_type=Path))
+@click.argument("seq")
+@click.option("--res", "res_dir", type=click.Path(path_type=Path), help="Result folder (default: DATASET_DIR/SEQ_RES).")
+@click.option(
+    "--measures",
+    metavar="LIST",
+    help=f"Comma-separated, from {','.join(MEASURES)} (default: SEG, TRA and DET where the ground truth exists).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object {measure: value}.")
+@click.option(
+    "--log-dir", type=click.Path(path_type=Path), help="Write the official-style SEG_log.txt/TRA_log.txt/DET_log.txt here."
+)
+@click.option(
+    "--official",
+    is_flag=True,
+    help="Run the official SEGMeasure/TRAMeasure/DETMeasure (from $CTC_EVALUATION_TOOLS or PATH) instead.",
+)
+@user_errors
+def command(
+    dataset_dir: Path, seq: str, res_dir: Path | None, measures: str | None, as_json: bool, log_dir: Path | None, official: bool
+) -> None:
+    """Score DATASET_DIR/SEQ_RES against DATASET_DIR/SEQ_GT like the official CTC evaluators.
+
+    Prints one official line per measure, e.g. ``SEG measure: 0.502177``. DET0 is DET
+    without the false-positive penalty, LNK the linking part of TRA, OP_CSB = (SEG+DET)/2
+    and OP_CTB = (SEG+TRA)/2. Results the official tools reject are refused.
+    """
+    requested = _measure_list(measures)
+    if official:
+        values = evaluate_official(dataset_dir, seq, res_dir, requested, log_dir)
+    else:
+        values = evaluate(dataset_dir, seq, res_dir, requested, log_dir=log_dir)
+    if as_json:
+        click.echo(json.dumps(values))
+    else:
+        for name, value in values.items():
+            click.echo(f"{name} measure: {value:.6f}")
