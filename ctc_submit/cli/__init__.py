@@ -21,5 +21,5 @@ def _register() -> None:
         main.add_command(module.command)
 
 
-SUBCOMMANDS: list[str] = ["train", "download", "render", "validate", "evaluate"]
+SUBCOMMANDS: list[str] = ["train", "download", "render", "validate", "evaluate", "demo"]
 _register()

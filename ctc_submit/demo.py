@@ -1,0 +1,138 @@
+"""The one-command demo: DIC-C2DH-HeLa 01 processed exactly as the challenge organisers would.
+
+The organisers run ``SW/DIC-HeLa-01.sh`` from inside ``SW/``, with the data next to it in
+``../DIC-C2DH-HeLa/01``, and collect ``../DIC-C2DH-HeLa/01_RES``. The demo builds that layout
+in a working folder out of symbolic links to the data, so the script under test is the one
+that would be submitted, and the data folder (possibly read-only, possibly shared) is never
+written to: the only real folder inside the linked dataset is the result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from ctc_submit.io import CTCInputError
+
+DATASET = "DIC-C2DH-HeLa"
+SEQUENCE = "01"
+SCRIPT = "DIC-HeLa-01.sh"
+LINKED = (SEQUENCE, f"{SEQUENCE}_GT")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class DemoError(Exception):
+    """A step of the demo failed for a reason other than the user's input."""
+
+
+def dataset_in(folder: Path) -> Path | None:
+    """``folder/DIC-C2DH-HeLa`` or ``folder`` itself, when it holds sequence 01 and its GT."""
+    for candidate in (folder / DATASET, folder):
+        if all((candidate / name).is_dir() for name in LINKED):
+            return candidate
+    return None
+
+
+def find_dataset(data: Path | None, environ: Mapping[str, str], reusable: list[Path]) -> Path | None:
+    """The dataset from ``--data``, then ``$CTC_DATA``, then an earlier download; None: download it.
+
+    A folder the user named explicitly must hold the data: falling back to a download would
+    hide a typo behind a long transfer.
+    """
+    named = [(data, "--data")] if data is not None else []
+    if environ.get("CTC_DATA"):
+        named.append((Path(environ["CTC_DATA"]), "CTC_DATA"))
+    if named:
+        folder, source = named[0]
+        found = dataset_in(folder)
+        if found is None:
+            raise CTCInputError(f"{folder} ({source}): no {DATASET}/{SEQUENCE} and {DATASET}/{SEQUENCE}_GT folders in it")
+        return found
+    return next((found for folder in reusable if (found := dataset_in(folder)) is not None), None)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The challenge layout of the working folder."""
+
+    workdir: Path
+    dataset: Path
+    software: Path
+
+    @property
+    def result(self) -> Path:
+        return self.dataset / f"{SEQUENCE}_RES"
+
+    @property
+    def images(self) -> Path:
+        return self.dataset / SEQUENCE
+
+
+def _link(link: Path, target: Path) -> None:
+    """Point ``link`` at ``target``; an existing link is replaced, anything else is refused."""
+    if link.is_symlink():
+        if Path(os.readlink(link)) == target:
+            return
+        link.unlink()
+    elif link.exists():
+        raise CTCInputError(f"{link}: exists and is not a link made by the demo (choose another --workdir)")
+    link.symlink_to(target, target_is_directory=True)
+
+
+def make_layout(data: Path, workdir: Path, scripts: Path) -> Layout:
+    """``WORK/DIC-C2DH-HeLa/{01,01_GT}`` linked to ``data``, ``WORK/SW`` a copy of ``scripts``."""
+    data = Path(data).resolve()
+    workdir = Path(workdir).resolve()
+    if workdir == data or data in workdir.parents:
+        raise CTCInputError(f"{workdir}: working folder inside the data folder {data}; the data must stay untouched")
+    if not (scripts / SCRIPT).is_file():
+        raise CTCInputError(f"{scripts / SCRIPT}: run script not found (the demo needs a source checkout)")
+    dataset = workdir / DATASET
+    try:
+        dataset.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CTCInputError(f"{dataset}: cannot create the working folder ({error.strerror})") from None
+    for name in LINKED:
+        _link(dataset / name, data / name)
+    result = dataset / f"{SEQUENCE}_RES"
+    if result.is_symlink() or result.is_file():
+        raise CTCInputError(f"{result}: exists and is not a folder of the demo (choose another --workdir)")
+    shutil.rmtree(result, ignore_errors=True)
+    software = workdir / "SW"
+    shutil.rmtree(software, ignore_errors=True)
+    shutil.copytree(scripts, software, symlinks=True)
+    return Layout(workdir, dataset, software)
+
+
+def run_script(layout: Layout, environ: Mapping[str, str]) -> None:
+    """Run ``SW/DIC-HeLa-01.sh`` from ``SW/``, with this interpreter's ``ctc-submit`` first on PATH."""
+    env = dict(environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    completed = subprocess.run(["bash", SCRIPT], cwd=layout.software, env=env)
+    if completed.returncode != 0:
+        raise DemoError(f"{layout.software / SCRIPT} failed with exit status {completed.returncode}")
+    if not layout.result.is_dir():
+        raise DemoError(f"{layout.software / SCRIPT} wrote no {layout.result}")
+
+
+def score(layout: Layout) -> dict[str, float]:
+    """The official measures of the result, with their logs in ``WORK/evaluation``."""
+    from ctc_submit.evaluation import evaluate
+
+    logs = layout.workdir / "evaluation"
+    logs.mkdir(exist_ok=True)
+    scores = evaluate(layout.dataset, SEQUENCE, log_dir=logs)
+    (logs / "scores.json").write_text(json.dumps(scores, indent=2) + "\n")
+    return scores
+
+
+def pictures(layout: Layout) -> dict[str, Path]:
+    from ctc_submit.render import render
+
+    return render(layout.result, layout.workdir / "pictures", layout.images)
