@@ -103,9 +103,8 @@ def _normalise(cost: float, empty_cost: float, name: str) -> float:
     return 1.0 - min(cost, empty_cost) / empty_cost
 
 
-def _edges(frames: Sequence[FrameMatch], labels_of: str, tracks: Iterable[Track]) -> dict[Edge, bool]:
-    """Edges of one graph -> True for a parent link, False for a continuation."""
-    present = {frame.t: getattr(frame, labels_of) for frame in frames}
+def _edges(present: dict[int, np.ndarray], tracks: Iterable[Track]) -> dict[Edge, bool]:
+    """Edges of one graph (labels present per frame, track file) -> True for a parent link, False for a continuation."""
     edges: dict[Edge, bool] = {}
     for t, labels in present.items():
         following = present.get(t + 1)
@@ -115,10 +114,8 @@ def _edges(frames: Sequence[FrameMatch], labels_of: str, tracks: Iterable[Track]
     node_sets = {t: set(labels.tolist()) for t, labels in present.items()}
     by_label = {track.label: track for track in tracks}
     for track in by_label.values():
-        parent = by_label.get(track.parent) if track.parent > 0 else None
-        if parent is None:
-            continue
-        if parent.label in node_sets.get(parent.end, ()) and track.label in node_sets.get(track.begin, ()):
+        parent = by_label.get(track.parent)
+        if parent is not None and parent.label in node_sets.get(parent.end, ()) and track.label in node_sets.get(track.begin, ()):
             edges[(parent.end, parent.label), (track.begin, track.label)] = True
     return edges
 
@@ -145,8 +142,8 @@ def compare_graphs(
 
     if tracks is None:
         return errors
-    gt_edges = _edges(frames, "gt_labels", tracks[0])
-    res_edges = _edges(frames, "res_labels", tracks[1])
+    gt_edges = _edges({frame.t: frame.gt_labels for frame in frames}, tracks[0])
+    res_edges = _edges({frame.t: frame.res_labels for frame in frames}, tracks[1])
     errors.gt_edges = len(gt_edges)
     found: set[Edge] = set()
     for (a, b), parent_link in sorted(res_edges.items()):
