@@ -41,7 +41,7 @@ def command(
 ) -> None:
     """Score DATASET_DIR/SEQ_RES against DATASET_DIR/SEQ_GT like the official CTC evaluators.
 
-    Prints one official line per measure, e.g. ``SEG measure: 0.502177``. DET0 is DET
+    Prints one official line per measure, e.g. "SEG measure: 0.502177". DET0 is DET
     without the false-positive penalty, LNK the linking part of TRA, OP_CSB = (SEG+DET)/2
     and OP_CTB = (SEG+TRA)/2. Results the official tools reject are refused.
     """
