@@ -1,25 +1,33 @@
-"""The ``ctc-submit`` command: a click group with one module per subcommand."""
+"""The ``ctc-submit`` command: a click group with one module per subcommand.
+
+Subcommand modules are imported only when called, so ``ctc-submit evaluate`` does not pay for
+importing torch and hdbscan.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from ctc_submit import __version__
 
+SUBCOMMANDS: list[str] = ["train", "download", "validate", "render", "evaluate", "demo", "run"]
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose subcommands live in ``ctc_submit.cli.<name>`` as ``command``."""
+
+    def list_commands(self, context: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, context: click.Context, name: str) -> click.Command | None:
+        if name not in SUBCOMMANDS:
+            return None
+        return importlib.import_module(f"ctc_submit.cli.{name}").command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ctc-submit")
 def main() -> None:
     """Turn 2D microscopy time-lapses into Cell Tracking Challenge submissions and score them."""
-
-
-def _register() -> None:
-    import importlib
-
-    for name in SUBCOMMANDS:
-        module = importlib.import_module(f"ctc_submit.cli.{name}")
-        main.add_command(module.command)
-
-
-SUBCOMMANDS: list[str] = ["train", "download", "render", "validate", "evaluate", "demo"]
-_register()
