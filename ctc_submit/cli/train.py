@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import click
+import torch
 
 from ctc_submit.cli.errors import InputError, user_errors
 from ctc_submit.model.network import NetworkConfig
@@ -54,11 +55,14 @@ def progress_reporter(total: int, every: int):
 @click.option("--bf16/--fp32", default=True, show_default=True, help="bf16 autocast (fast on recent CPUs and GPUs).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--resume", is_flag=True, help="Continue from OUT's checkpoint (.ckpt).")
+@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores; 1 is faster on a busy machine).")
 @click.option("--log-every", default=25, show_default=True)
 @user_errors
 def command(dataset, data_dir, sequences, out, iterations, clip_length, crop_size, filters, levels, embedding_size,
-            learning_rate, validation_frames, validate_every, checkpoint_every, seed, bf16, device, resume, log_every):
+            learning_rate, validation_frames, validate_every, checkpoint_every, seed, bf16, device, resume, threads, log_every):
     """Train a model on annotated CTC sequences (TRA markers + SEG/ST masks)."""
+    if threads:
+        torch.set_num_threads(threads)
     try:
         preset = get_preset(dataset)
     except KeyError as error:

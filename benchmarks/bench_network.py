@@ -1,0 +1,92 @@
+"""Network speed on this machine: inference ms/frame at 256x256 and training s/iteration.
+
+    python benchmarks/bench_network.py [--model models/DIC-C2DH-HeLa.pt] [--repeats 10]
+
+Reports the shipped configuration and the paper's full one (64 filters, 7 levels), in fp32 and
+with bf16 autocast, on the CPU (and on CUDA when present). The full configuration costs about
+103 GFLOP per frame, which puts the measured times in physical perspective.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+from ctc_submit.model.inference import load_model
+from ctc_submit.model.network import NetworkConfig, StackedHourglass
+from ctc_submit.normalize import NETWORK_SIZE
+from ctc_submit.presets import get_preset
+from ctc_submit.training.augment import AugmentationRanges
+from ctc_submit.training.data import TrainingSequence, sample_clip
+from ctc_submit.training.trainer import TrainingConfig, clip_objective
+
+
+def inference_ms(network: StackedHourglass, device: torch.device, bf16: bool, repeats: int) -> float:
+    network = network.to(device, memory_format=torch.channels_last).eval()
+    frame = torch.randn(1, 1, *NETWORK_SIZE, device=device).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        state = None
+        for _ in range(2):
+            _, _, state = network(frame, state)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        for _ in range(repeats):
+            _, _, state = network(frame, state)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    return (time.perf_counter() - started) / repeats * 1000
+
+
+def training_seconds_per_iteration(config: TrainingConfig, data: str, repeats: int) -> float:
+    preset = get_preset("DIC-C2DH-HeLa")
+    sequence = TrainingSequence.load(data, "01", preset.low_percentile, preset.high_percentile)
+    network = StackedHourglass(config.network).to(memory_format=torch.channels_last).train()
+    optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
+    rng = np.random.default_rng(0)
+    durations = []
+    for _ in range(repeats + 1):
+        started = time.perf_counter()
+        images, labels = sample_clip([sequence], config.clip_length, NETWORK_SIZE, (config.crop_size,) * 2, AugmentationRanges(), rng)
+        loss = clip_objective(network, torch.from_numpy(images.astype(np.float32))[:, None], labels, preset, config, rng)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        durations.append(time.perf_counter() - started)
+    return float(np.mean(durations[1:]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="models/DIC-C2DH-HeLa.pt")
+    parser.add_argument("--data", default="../shared/ctc-data/DIC-C2DH-HeLa")
+    parser.add_argument("--repeats", type=int, default=10)
+    arguments = parser.parse_args()
+    shipped, card = load_model(arguments.model, "cpu")
+    configs = {"shipped": shipped.config, "paper": NetworkConfig()}
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    results = {"threads": torch.get_num_threads(), "inference_ms_per_frame_256": {}, "training_s_per_iteration": {}}
+    for name, config in configs.items():
+        for device in devices:
+            for bf16 in (False, True):
+                key = f"{name} ({config.filters} filters, {config.levels} levels) {device.type} {'bf16' if bf16 else 'fp32'}"
+                results["inference_ms_per_frame_256"][key] = round(inference_ms(StackedHourglass(config), device, bf16, arguments.repeats), 1)
+                print(key, results["inference_ms_per_frame_256"][key], "ms/frame", flush=True)
+    trained = card.get("training", {})
+    shipped_training = TrainingConfig(
+        clip_length=trained.get("clip_length", 4), crop_size=trained.get("crop_size", 128), network=shipped.config
+    )
+    paper_training = TrainingConfig(clip_length=10, crop_size=256, network=NetworkConfig())
+    for name, config in (("shipped recipe", shipped_training), ("paper recipe", paper_training)):
+        key = f"{name}: {config.network.filters} filters, {config.network.levels} levels, {config.clip_length}-frame clips of {config.crop_size}^2, bf16"
+        results["training_s_per_iteration"][key] = round(training_seconds_per_iteration(config, arguments.data, 3), 2)
+        print(key, results["training_s_per_iteration"][key], "s/iteration", flush=True)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
