@@ -1,0 +1,131 @@
+"""Instances from embeddings: HDBSCAN on overlapping frame pairs.
+
+Clustering two consecutive frames together gives each object one label in both frames, which
+is what links the frames; the pairs are then chained by :mod:`ctc_submit.merge`. Points are
+``[embedding, c*y, c*x]`` so that two far-apart cells with similar embeddings stay apart.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import hdbscan
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+Mode = Literal["fast", "exact"]
+
+BACKGROUND_COSINE = 0.95
+# Fast mode clusters every STEP-th pixel along each axis with m_pts / STEP**2; the subsampled
+# density must keep at least this many points per cluster for HDBSCAN to stay meaningful.
+MIN_SUBSAMPLED_PTS = 8
+MAX_STEP = 4
+# Pixels are connected in-plane through edges and across the two frames at the same position.
+CONNECTIVITY = ndimage.generate_binary_structure(3, 1)
+
+
+def background_embedding(embeddings: np.ndarray) -> np.ndarray:
+    """Per-channel median over all pixels of ``(k, E, H, W)`` embeddings, renormalised.
+
+    Background covers most of a frame, so the median is its embedding; estimating it once, on
+    the first pair, keeps the foreground test identical for the whole sequence.
+    """
+    median = np.median(np.moveaxis(embeddings, 1, 0).reshape(embeddings.shape[1], -1), axis=1)
+    return (median / max(float(np.linalg.norm(median)), 1e-12)).astype(np.float32)
+
+
+def foreground(embeddings: np.ndarray, background: np.ndarray, threshold: float = BACKGROUND_COSINE) -> np.ndarray:
+    """Pixels whose cosine with the background embedding is below ``threshold``: (k, H, W) bool."""
+    return np.einsum("kehw,e->khw", embeddings, background) < threshold
+
+
+def subsampling_step(m_pts: int) -> int:
+    """Largest grid step (up to 4) that leaves at least MIN_SUBSAMPLED_PTS points per minimal cluster."""
+    for step in range(MAX_STEP, 1, -1):
+        if m_pts / step**2 >= MIN_SUBSAMPLED_PTS:
+            return step
+    return 1
+
+
+def _points(embeddings: np.ndarray, mask: np.ndarray, c: float) -> np.ndarray:
+    frame, y, x = np.nonzero(mask)
+    features = embeddings[frame, :, y, x]
+    return np.column_stack([features, c * y, c * x]).astype(np.float64)
+
+
+def _hdbscan(points: np.ndarray, m_pts: int, jobs: int) -> np.ndarray:
+    """Cluster ids (0 = noise) of ``points``; fewer points than a minimal cluster means no cluster."""
+    if len(points) <= m_pts:
+        return np.zeros(len(points), dtype=np.int32)
+    clusterer = hdbscan.HDBSCAN(min_cluster_size=m_pts, min_samples=m_pts, core_dist_n_jobs=jobs)
+    return (clusterer.fit_predict(points) + 1).astype(np.int32)
+
+
+def drop_background_clusters(
+    ids: np.ndarray, points: np.ndarray, background: np.ndarray, embedding_size: int
+) -> np.ndarray:
+    """Noise-like clusters of background pixels that escaped the pixel test are set to 0."""
+    count = int(ids.max(initial=0)) + 1
+    sums = np.zeros((count, embedding_size))
+    np.add.at(sums, ids, points[:, :embedding_size])
+    norms = np.linalg.norm(sums, axis=1)
+    cosine = sums @ background / np.maximum(norms, 1e-12)
+    keep = cosine < BACKGROUND_COSINE
+    keep[0] = False
+    return np.where(keep[ids], ids, 0).astype(np.int32)
+
+
+def split_components(labels: np.ndarray, min_size: float) -> np.ndarray:
+    """Each cluster split into its connected components over the frame stack; small ones dropped.
+
+    A cluster may join two cells with similar embeddings that do not touch; in the stack of two
+    frames a cell that moved a little still overlaps itself, so it stays one component.
+    """
+    result = np.zeros(labels.shape, dtype=np.int32)
+    next_id = 1
+    for cluster, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        components, count = ndimage.label(labels[box] == cluster, structure=CONNECTIVITY)
+        sizes = np.bincount(components.ravel(), minlength=count + 1)
+        target = result[box]
+        for component in np.flatnonzero(sizes[1:] >= min_size) + 1:
+            target[components == component] = next_id
+            next_id += 1
+    return result
+
+
+def cluster_pair(
+    embeddings: np.ndarray,
+    background: np.ndarray,
+    m_pts: int,
+    c: float,
+    mode: Mode = "fast",
+    jobs: int = 1,
+) -> np.ndarray:
+    """Instance labels (k, H, W) int32 of ``(k, E, H, W)`` embeddings of k consecutive frames (k = 2, or 1).
+
+    ``exact`` clusters every foreground pixel; ``fast`` clusters a grid subsample with m_pts scaled
+    to the subsample and gives every other foreground pixel the label of its nearest clustered
+    point in the same feature space (noise stays noise).
+    """
+    embedding_size = embeddings.shape[1]
+    mask = foreground(embeddings, background)
+    step = subsampling_step(m_pts) if mode == "fast" else 1
+    labels = np.zeros(mask.shape, dtype=np.int32)
+    if step == 1:
+        points = _points(embeddings, mask, c)
+        ids = drop_background_clusters(_hdbscan(points, m_pts, jobs), points, background, embedding_size)
+        labels[mask] = ids
+    else:
+        grid = np.zeros_like(mask)
+        grid[:, ::step, ::step] = True
+        sampled = mask & grid
+        points = _points(embeddings, sampled, c)
+        ids = _hdbscan(points, max(2, round(m_pts / step**2)), jobs)
+        ids = drop_background_clusters(ids, points, background, embedding_size)
+        if len(points):
+            _, nearest = cKDTree(points).query(_points(embeddings, mask, c), workers=jobs)
+            labels[mask] = ids[nearest]
+    return split_components(labels, m_pts / 2)

@@ -1,0 +1,122 @@
+"""Pair clustering on synthetic embeddings of real DIC-HeLa frames, and its post-processing rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from synthetic import EMBEDDING_SIZE, label_vector, synthetic_sequence
+
+from ctc_submit.clustering import (
+    background_embedding,
+    cluster_pair,
+    drop_background_clusters,
+    foreground,
+    split_components,
+    subsampling_step,
+)
+from ctc_submit.merge import overlap_ious
+from ctc_submit.presets import get_preset
+
+PRESET = get_preset("DIC-C2DH-HeLa")
+
+
+@pytest.fixture(scope="module")
+def dic_pairs(ctc_data):
+    """Two frame pairs of DIC-HeLa 01 (one with a division in progress): (labels, embeddings) stacks."""
+    frames = list(synthetic_sequence(ctc_data / "DIC-C2DH-HeLa" / "01", range(28, 31)))
+    labels = np.stack([labels for labels, _ in frames])
+    embeddings = np.stack([embeddings for _, embeddings in frames])
+    return labels, embeddings
+
+
+def matched_fraction(truth: np.ndarray, labels: np.ndarray) -> float:
+    """Share of true objects (over the stack) with a predicted label of IoU > 0.5."""
+    truths, _, ious = overlap_ious(truth, labels)
+    matched = set(truths[ious > 0.5].tolist())
+    return len(matched) / len(np.unique(truth[truth > 0]))
+
+
+def test_background_is_the_dominant_embedding_and_foreground_its_complement(dic_pairs):
+    labels, embeddings = dic_pairs
+    background = background_embedding(embeddings[:2])
+    assert np.isclose(np.linalg.norm(background), 1.0)
+    assert background @ label_vector(0) > 0.99
+    agreement = (foreground(embeddings, background) == (labels > 0)).mean()
+    assert agreement > 0.99
+
+
+@pytest.mark.parametrize(("m_pts", "step"), [(1000, 4), (500, 4), (100, 3), (50, 2), (25, 1)])
+def test_subsampling_keeps_enough_points_per_cluster(m_pts, step):
+    assert subsampling_step(m_pts) == step
+
+
+@pytest.mark.parametrize("start", [0, 1])
+def test_fast_clustering_recovers_the_objects_of_a_pair_with_one_label_through_both_frames(dic_pairs, start):
+    labels, embeddings = dic_pairs
+    truth = labels[start : start + 2]
+    pair = embeddings[start : start + 2]
+    result = cluster_pair(pair, background_embedding(embeddings[:2]), PRESET.m_pts, PRESET.c, "fast")
+    assert result.shape == truth.shape and result.dtype == np.int32
+    assert matched_fraction(truth, result) >= 0.9
+    truths, found, ious = overlap_ious(truth, result)
+    for label in np.unique(truth[0][np.isin(truth[0], truth[1]) & (truth[0] > 0)]):
+        best = found[truths == label][np.argmax(ious[truths == label])]
+        assert (result[0][truth[0] == label] == best).mean() > 0.9
+        assert (result[1][truth[1] == label] == best).mean() > 0.9
+
+
+def test_exact_and_fast_agree_on_a_coarse_grid(dic_pairs):
+    """Exact mode on a 4x coarser grid (m_pts and c scaled to match) finds the same objects as fast mode."""
+    labels, embeddings = dic_pairs
+    coarse_labels = labels[:2, ::4, ::4]
+    coarse = embeddings[:2, :, ::4, ::4]
+    background = background_embedding(coarse)
+    exact = cluster_pair(coarse, background, PRESET.m_pts // 16, PRESET.c * 4, "exact")
+    fast = cluster_pair(coarse, background, PRESET.m_pts // 16, PRESET.c * 4, "fast")
+    assert matched_fraction(coarse_labels, exact) >= 0.9
+    assert matched_fraction(coarse_labels, fast) >= 0.9
+
+
+def test_a_pair_with_fewer_foreground_pixels_than_a_cluster_has_no_objects():
+    rng = np.random.default_rng(0)
+    embeddings = np.repeat(label_vector(0)[None, :, None, None], 2, axis=0) * np.ones((2, EMBEDDING_SIZE, 32, 32))
+    embeddings[:, :, :3, :3] = label_vector(5)[None, :, None, None]
+    embeddings += rng.normal(scale=0.01, size=embeddings.shape)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    result = cluster_pair(embeddings.astype(np.float32), label_vector(0), 100, 0.01, "exact")
+    assert not result.any()
+
+
+def test_split_components_separates_disjoint_parts_and_drops_small_ones():
+    labels = np.zeros((2, 10, 10), dtype=np.int32)
+    labels[0, 0:3, 0:3] = 1  # one cell in frame t-1 ...
+    labels[1, 1:4, 1:4] = 1  # ... that moved a little in frame t: still one component
+    labels[0, 6:9, 6:9] = 1  # another cell with a similar embedding, apart: its own label
+    labels[1, 9, 0] = 2  # a speck, below the size limit
+    result = split_components(labels, min_size=5)
+    assert result[0, 0, 0] == result[1, 3, 3] != 0
+    assert result[0, 7, 7] not in (0, result[0, 0, 0])
+    assert result[1, 9, 0] == 0
+    assert sorted(np.unique(result).tolist()) == [0, 1, 2]
+
+
+def test_split_components_connects_in_plane_through_edges_only():
+    labels = np.zeros((1, 4, 4), dtype=np.int32)
+    labels[0, 0, 0] = labels[0, 1, 1] = 3
+    assert len(np.unique(split_components(labels, min_size=1))) == 3
+
+
+def test_clusters_whose_mean_is_background_like_are_dropped():
+    background = label_vector(0)
+    rng = np.random.default_rng(1)
+    # Pixels individually off the background in all directions average back onto it.
+    around = background + rng.normal(scale=0.3, size=(200, EMBEDDING_SIZE))
+    cell = label_vector(7) + rng.normal(scale=0.05, size=(200, EMBEDDING_SIZE))
+    features = np.concatenate([around, cell])
+    features /= np.linalg.norm(features, axis=1, keepdims=True)
+    points = np.column_stack([features, np.zeros((400, 2))])
+    ids = np.repeat([1, 2], 200).astype(np.int32)
+    ids[:5] = 0
+    result = drop_background_clusters(ids, points, background, EMBEDDING_SIZE)
+    assert set(result[:200].tolist()) == {0}
+    assert set(result[200:].tolist()) == {2}
