@@ -1,0 +1,76 @@
+"""Chaining clustered frame pairs into one label stack by IoU on their shared frame.
+
+Pair (t-1, t) and pair (t, t+1) both label frame t; matching those two labellings carries the
+running IDs forward to frame t+1. Only the last merged frame is kept, so memory does not grow
+with the sequence.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import numpy as np
+
+MIN_IOU = 0.25
+
+
+def overlap_ious(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels of ``first``, labels of ``second``, IoU) for every pair of overlapping non-zero labels."""
+    first = np.asarray(first, dtype=np.int64).ravel()
+    second = np.asarray(second, dtype=np.int64).ravel()
+    both = (first > 0) & (second > 0)
+    width = int(second.max(initial=0)) + 1
+    keys, intersections = np.unique(first[both] * width + second[both], return_counts=True)
+    a, b = keys // width, keys % width
+    areas_first = np.bincount(first, minlength=int(first.max(initial=0)) + 1)
+    areas_second = np.bincount(second, minlength=width)
+    ious = intersections / (areas_first[a] + areas_second[b] - intersections)
+    return a, b, ious
+
+
+def match_labels(reference: np.ndarray, labels: np.ndarray, min_iou: float = MIN_IOU) -> dict[int, int]:
+    """Greedy one-to-one matching, highest IoU first, stopping below ``min_iou``: {label: reference label}."""
+    a, b, ious = overlap_ious(reference, labels)
+    matches: dict[int, int] = {}
+    used: set[int] = set()
+    for index in np.argsort(-ious, kind="stable"):
+        if ious[index] < min_iou:
+            break
+        if b[index] in matches or a[index] in used:
+            continue
+        matches[int(b[index])] = int(a[index])
+        used.add(int(a[index]))
+    return matches
+
+
+def merge_pairs(pairs: Iterable[np.ndarray], min_iou: float = MIN_IOU) -> Iterator[np.ndarray]:
+    """Running labels, one (H, W) frame at a time, from label stacks of consecutive frame pairs.
+
+    The first stack's frames are all yielded (a one-frame stack covers a one-frame sequence); each
+    later stack must be a pair whose first frame is the last frame yielded, and yields its second.
+    Labels of a pair matched on the shared frame keep their running ID; the others get new IDs.
+    """
+    previous: np.ndarray | None = None
+    next_id = 1
+    for pair in pairs:
+        pair = np.asarray(pair)
+        lookup = np.zeros(int(pair.max(initial=0)) + 1, dtype=np.int32)
+        if previous is None:
+            frames = list(pair)
+            matches: dict[int, int] = {}
+        else:
+            if pair.shape[0] != 2:
+                raise ValueError(f"expected a frame pair after the first stack, got {pair.shape[0]} frames")
+            frames = [pair[1]]
+            matches = match_labels(previous, pair[0], min_iou)
+        for label in np.unique(np.concatenate([frame.ravel() for frame in frames])):
+            if label == 0:
+                continue
+            if label in matches:
+                lookup[label] = matches[label]
+            else:
+                lookup[label] = next_id
+                next_id += 1
+        for frame in frames:
+            previous = lookup[frame]
+            yield previous
