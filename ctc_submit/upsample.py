@@ -1,0 +1,58 @@
+"""Label images from the network grid back to the original frame size.
+
+Nearest-neighbour upsampling of a 256x256 label image gives staircase outlines 2-4 pixels
+high. Here each label's indicator (and the background's) is smoothed a little and interpolated
+bilinearly, and every pixel takes the label with the highest value: smooth outlines, no new
+labels, no label mixing. On DIC-HeLa silver truth taken to 256x256 and back, SMOOTHING = 0.75
+gains ~0.0015 SEG over nearest; sigma 1 gains less (it rounds off real corners). A very small
+object can lose every pixel; the caller rechecks the tracks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+SMOOTHING = 0.75  # Gaussian sigma, in pixels of the small grid
+TRUNCATE = 4.0  # scipy's default kernel radius, in sigmas
+
+
+def _source_coordinates(target: int, source: int) -> np.ndarray:
+    """Source-grid position of each target pixel centre (centres aligned), clamped to the grid."""
+    return np.clip((np.arange(target) + 0.5) * source / target - 0.5, 0, source - 1)
+
+
+def _smooth_and_interpolate(indicator: np.ndarray, rows: np.ndarray, cols: np.ndarray, sigma: float) -> np.ndarray:
+    if sigma > 0:
+        indicator = ndimage.gaussian_filter(indicator, sigma, mode="nearest", truncate=TRUNCATE)
+    grid = np.meshgrid(rows, cols, indexing="ij")
+    return ndimage.map_coordinates(indicator, grid, order=1, mode="nearest")
+
+
+def upsample_labels(labels: np.ndarray, shape: tuple[int, int], sigma: float = SMOOTHING) -> np.ndarray:
+    """Label-aware smoothed bilinear resize of a 2D label image to ``shape``.
+
+    Each label is processed in its bounding box padded by the kernel radius plus one pixel, which
+    gives the same values as filtering the whole frame.
+    """
+    labels = np.asarray(labels)
+    rows = _source_coordinates(shape[0], labels.shape[0])
+    cols = _source_coordinates(shape[1], labels.shape[1])
+    best = _smooth_and_interpolate((labels == 0).astype(np.float32), rows, cols, sigma)
+    pad = int(TRUNCATE * sigma + 0.5) + 1
+    result = np.zeros(shape, dtype=labels.dtype)
+    for label, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        low = [max(0, axis.start - pad) for axis in box]
+        high = [min(size, axis.stop + pad) for axis, size in zip(box, labels.shape)]
+        target = tuple(
+            slice(np.searchsorted(centres, start, side="left"), np.searchsorted(centres, stop - 1, side="right"))
+            for centres, start, stop in zip((rows, cols), low, high)
+        )
+        indicator = (labels[low[0] : high[0], low[1] : high[1]] == label).astype(np.float32)
+        score = _smooth_and_interpolate(indicator, rows[target[0]] - low[0], cols[target[1]] - low[1], sigma)
+        wins = score > best[target]
+        result[target][wins] = label
+        best[target] = np.maximum(best[target], score)
+    return result
