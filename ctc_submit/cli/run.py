@@ -1,0 +1,157 @@
+"""``ctc-submit run``: segment and track one sequence into a CTC result folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from ctc_submit.cli.errors import InputError, user_errors
+from ctc_submit.clustering import subsampling_step
+from ctc_submit.io import CTCInputError
+from ctc_submit.lineage import MIN_PARENT_IOU, PARENT_DILATION
+from ctc_submit.merge import MIN_IOU
+from ctc_submit.pipeline import STAGES, PipelineResult, check_folders, run_pipeline
+from ctc_submit.presets import Preset, get_preset
+from ctc_submit.report import build_report, report_path, write_report
+from ctc_submit.upsample import SMOOTHING
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+PHASES = {"track": "Segmenting and tracking", "write": "Writing masks"}
+
+
+def shipped_model(preset: Preset) -> Path:
+    """``models/<DATASET>.pt`` of the source tree; a dataset without one is an input error."""
+    path = MODELS_DIR / f"{preset.name}.pt"
+    if not path.is_file():
+        raise CTCInputError(
+            f"no shipped model for {preset.name} ({path} not found); "
+            "train one with 'ctc-submit train' and pass --model PATH"
+        )
+    return path
+
+
+class PhaseBars:
+    """One click progress bar per phase of the pipeline, on stderr; use as a context manager."""
+
+    def __init__(self) -> None:
+        self.phase: str | None = None
+        self.bar = None
+        self.done = 0
+
+    def __enter__(self) -> PhaseBars:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self.phase:
+            self.close()
+            self.bar = click.progressbar(length=total, label=PHASES[phase], file=sys.stderr).__enter__()
+            self.phase, self.done = phase, 0
+        self.bar.update(done - self.done)
+        self.done = done
+
+
+def score(input_dir: Path, output_dir: Path) -> tuple[dict[str, float] | None, str | None]:
+    """Official measures against ``SEQ_GT``; a failure is reported, not raised (the result is written)."""
+    from ctc_submit.evaluation import evaluate
+
+    try:
+        return evaluate(input_dir.parent, input_dir.name, output_dir), None
+    except CTCInputError as error:
+        return None, str(error)
+
+
+def summary(
+    output_dir: Path, result: PipelineResult, total: float, scores: dict | None, score_error: str | None
+) -> list[str]:
+    """A few lines for people: what was written, where the time went, the scores."""
+    counts = f"{result.objects} objects, {len(result.tracks)} tracks, {result.divisions} divisions"
+    lines = [
+        f"{output_dir}: {result.frames} masks, {counts}",
+        f"time {total:.1f} s: " + "  ".join(f"{stage} {result.seconds[stage]:.1f}" for stage in STAGES),
+    ]
+    if result.warnings:
+        lines.append(f"{len(result.warnings)} validation warnings (listed in the report)")
+    if scores:
+        lines.append("scores: " + "  ".join(f"{name} {value:.4f}" for name, value in scores.items()))
+    if score_error:
+        lines.append(f"not scored: {score_error}")
+    return lines
+
+
+@click.command("run")
+@click.argument("input_dir", type=click.Path(path_type=Path))
+@click.argument("output_dir", type=click.Path(path_type=Path))
+@click.option("--dataset", required=True, help="Dataset name (selects preset and shipped model), e.g. DIC-C2DH-HeLa.")
+@click.option(
+    "--model", "model_path", type=click.Path(path_type=Path), help="Model file [default: models/<DATASET>.pt]."
+)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option(
+    "--clustering", type=click.Choice(["fast", "exact"]), default="fast", show_default=True,
+    help="fast: HDBSCAN on a pixel grid subsample; exact: on every foreground pixel (slow reference).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT_DIR if it exists and is not empty.")
+@click.option(
+    "--score/--no-score", "score_result", default=None,
+    help="Score against SEQ_GT beside INPUT_DIR [default: when it exists]; --score requires it.",
+)
+@user_errors
+def command(input_dir, output_dir, dataset, model_path, device, clustering, overwrite, score_result):
+    """Segment and track INPUT_DIR (tNNN.tif) into the CTC result folder OUTPUT_DIR.
+
+    Writes OUTPUT_DIR/maskNNN.tif and res_track.txt (only once complete and valid) and, beside
+    OUTPUT_DIR, a JSON run report with parameters, versions, timings, counts and scores.
+    """
+    from ctc_submit.model.inference import load_model, resolve_device
+
+    started = time.perf_counter()
+    try:
+        preset = get_preset(dataset)
+    except KeyError as error:
+        raise InputError(error.args[0]) from None
+    model_path = model_path or shipped_model(preset)
+    gt_dir = input_dir.parent / f"{input_dir.name}_GT"
+    if score_result and not gt_dir.is_dir():
+        raise InputError(f"--score: {gt_dir}: ground truth folder not found")
+    check_folders(input_dir, output_dir, overwrite)
+    network, card = load_model(model_path, device)
+    if card.get("dataset") not in (None, preset.name):
+        click.echo(f"note: {model_path.name} was trained on {card['dataset']}, not {preset.name}", err=True)
+    jobs = os.cpu_count() or 1
+    with PhaseBars() as progress:
+        result = run_pipeline(input_dir, output_dir, preset, network, device, clustering, overwrite, progress, jobs)
+    scores, score_error = None, None
+    if score_result is not False and gt_dir.is_dir():
+        scores, score_error = score(input_dir, output_dir)
+    total = time.perf_counter() - started
+    parameters = {
+        "clustering": clustering,
+        "subsampling_step": subsampling_step(preset.m_pts) if clustering == "fast" else 1,
+        "device": str(resolve_device(device)),
+        "threads": jobs,
+        "merge_min_iou": MIN_IOU,
+        "parent_min_iou": MIN_PARENT_IOU,
+        "parent_dilation": PARENT_DILATION,
+        "upsample_smoothing": SMOOTHING,
+    }
+    report = build_report(
+        input_dir, output_dir, preset, model_path, card, parameters, result, total, scores, score_error
+    )
+    path = report_path(output_dir)
+    write_report(path, report)
+    for line in summary(output_dir, result, total, scores, score_error):
+        click.echo(line)
+    click.echo(f"report: {path}")
+

@@ -1,0 +1,199 @@
+"""From a raw sequence folder to a written result: the stages chained, streamed and timed.
+
+Frames flow one at a time through reading, the network, pair clustering and the IoU merge;
+only the merged 256x256 labels of the whole sequence are held (for lineage). Upsampled masks
+are written one at a time into the submission folder.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import perf_counter
+from typing import Callable, Iterable, Iterator, TypeVar
+
+import numpy as np
+import torch
+
+from ctc_submit.clustering import Mode, background_embedding, cluster_pair
+from ctc_submit.io import CTCInputError, Track, digits_of, frame_index, list_frames, read_frame
+from ctc_submit.lineage import build_lineage, count_divisions, graph_from_tracks, reconcile, tracks_from_graph
+from ctc_submit.merge import merge_pairs
+from ctc_submit.model.inference import embed_sequence
+from ctc_submit.normalize import NETWORK_SIZE
+from ctc_submit.presets import Preset
+from ctc_submit.submission import SubmissionWriter, check_destination
+from ctc_submit.upsample import upsample_labels
+
+T = TypeVar("T")
+STAGES = ("read", "network", "clustering", "merge", "lineage", "upsample", "write")
+Progress = Callable[[str, int, int], None]
+
+
+class StageClock:
+    """Wall time per stage, exclusive: time spent in a nested stage is not counted in its caller.
+
+    Streaming stages are generators pulling from each other; timing each ``next`` exclusively
+    gives every stage its own share even though they interleave.
+    """
+
+    def __init__(self, timer: Callable[[], float] = perf_counter) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.timer = timer
+        self._stack: list[str] = []
+        self._since = timer()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        now = self.timer()
+        if self._stack:
+            self.seconds[self._stack[-1]] += now - self._since
+        self._stack.append(name)
+        self._since = now
+        try:
+            yield
+        finally:
+            now = self.timer()
+            self.seconds[self._stack.pop()] += now - self._since
+            self._since = now
+
+    def iterate(self, iterable: Iterable[T], name: str) -> Iterator[T]:
+        """``iterable`` with the time of each ``next`` charged to stage ``name``."""
+        iterator = iter(iterable)
+        while True:
+            with self.stage(name):
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+            yield item
+
+
+@dataclass
+class PipelineResult:
+    frames: int
+    shape: tuple[int, int]
+    objects: int
+    tracks: list[Track]
+    divisions: int
+    seconds: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_frames(paths: list[Path], shape: tuple[int, int]) -> Iterator[np.ndarray]:
+    """Frames in order; all must have ``shape`` (one result size per sequence)."""
+    for path in paths:
+        image = read_frame(path)
+        if image.shape != shape:
+            size, first = f"{image.shape[1]}x{image.shape[0]}", f"{shape[1]}x{shape[0]}"
+            raise CTCInputError(f"{path}: size {size} differs from the first frame ({first})")
+        yield image
+
+
+def frame_pairs(embeddings: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Overlapping (2, E, H, W) pairs (t-1, t); a one-frame sequence gives one (1, E, H, W) stack."""
+    previous = None
+    paired = False
+    for embedding in embeddings:
+        if previous is not None:
+            yield np.stack([previous, embedding])
+            paired = True
+        previous = embedding
+    if previous is not None and not paired:
+        yield previous[None]
+
+
+def cluster_pairs(pairs: Iterable[np.ndarray], preset: Preset, mode: Mode, jobs: int) -> Iterator[np.ndarray]:
+    """Label stacks of the pairs; the background embedding is estimated once, on the first pair."""
+    background = None
+    for pair in pairs:
+        if background is None:
+            background = background_embedding(pair)
+        yield cluster_pair(pair, background, preset.m_pts, preset.c, mode, jobs)
+
+
+def border_band(preset: Preset, shape: tuple[int, int]) -> tuple[float, float]:
+    """The preset's border (original pixels) in pixels of the network grid, per axis."""
+    rows, cols = (preset.border * size / original for size, original in zip(NETWORK_SIZE, shape))
+    return rows, cols
+
+
+def track_embeddings(
+    embeddings: Iterable[np.ndarray],
+    shape: tuple[int, int],
+    preset: Preset,
+    output_dir: Path,
+    digits: int,
+    clustering: Mode = "fast",
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    total: int = 0,
+    clock: StageClock | None = None,
+    jobs: int = 1,
+) -> PipelineResult:
+    """Everything after the network: per-frame (E, 256, 256) embeddings in, result folder of ``shape`` masks out."""
+    report = progress or (lambda phase, done, count: None)
+    clock = clock or StageClock()
+    pairs = frame_pairs(embeddings)
+    labelled = clock.iterate(cluster_pairs(pairs, preset, clustering, jobs), "clustering")
+    merged = []
+    for frame in clock.iterate(merge_pairs(labelled), "merge"):
+        merged.append(frame)
+        report("track", len(merged), total)
+    with clock.stage("lineage"):
+        stack, tracks = build_lineage(np.stack(merged), preset.parent_window, border_band(preset, shape))
+    del merged
+    with SubmissionWriter(Path(output_dir), digits, overwrite) as writer:
+        present = []
+        for index, labels in enumerate(stack):
+            with clock.stage("upsample"):
+                full = upsample_labels(labels, shape)
+                present.append(set(np.unique(full).tolist()) - {0})
+            with clock.stage("write"):
+                writer.write(index, full)
+            report("write", index + 1, len(stack))
+        with clock.stage("lineage"):
+            graph, relabel = reconcile(present, graph_from_tracks(tracks))
+            tracks = tracks_from_graph(graph)
+        with clock.stage("write"):
+            for index, mapping in enumerate(relabel):
+                if mapping:
+                    writer.relabel(index, mapping)
+            validation = writer.commit(tracks)
+    seconds = {name: clock.seconds.get(name, 0.0) for name in STAGES}
+    objects = sum(len(labels) for labels in present)
+    return PipelineResult(len(stack), shape, objects, tracks, count_divisions(tracks), seconds, validation.warnings)
+
+
+def check_folders(input_dir: Path, output_dir: Path, overwrite: bool) -> list[Path]:
+    """The input frames, numbered from 0, and a usable destination: checked before any heavy work."""
+    paths = list_frames(Path(input_dir))
+    if frame_index(paths[0]) != 0:
+        raise CTCInputError(f"{input_dir}: frames must be numbered from 0 (first is {paths[0].name})")
+    check_destination(Path(output_dir), overwrite)
+    return paths
+
+
+def run_pipeline(
+    input_dir: Path,
+    output_dir: Path,
+    preset: Preset,
+    network: torch.nn.Module,
+    device: str | torch.device = "auto",
+    clustering: Mode = "fast",
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    jobs: int = 1,
+) -> PipelineResult:
+    """Segment and track ``input_dir`` (``tNNN.tif``) into the CTC result folder ``output_dir``."""
+    paths = check_folders(input_dir, output_dir, overwrite)
+    shape = read_frame(paths[0]).shape
+    clock = StageClock()
+    images = clock.iterate(read_frames(paths, shape), "read")
+    embeddings = clock.iterate(embed_sequence(images, network, preset, device), "network")
+    return track_embeddings(
+        embeddings, shape, preset, output_dir, digits_of(paths[0]),
+        clustering, overwrite, progress, total=len(paths), clock=clock, jobs=jobs,
+    )

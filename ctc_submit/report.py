@@ -1,0 +1,88 @@
+"""The run report: everything needed to reproduce and judge a result, as JSON beside it.
+
+It lives next to the result folder, never inside it: a CTC result folder must hold only the
+masks and ``res_track.txt``. Its name carries the result folder's (``01_RES.run_report.json``)
+so the reports of several sequences of one dataset do not overwrite each other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import resource
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from ctc_submit.pipeline import STAGES, PipelineResult
+from ctc_submit.presets import Preset
+
+PACKAGES = ("ctc_submit", "numpy", "scipy", "torch", "hdbscan", "scikit-learn", "networkx", "tifffile", "click")
+
+
+def report_path(output_dir: Path) -> Path:
+    output_dir = Path(output_dir)
+    return output_dir.with_name(f"{output_dir.name}.run_report.json")
+
+
+def software_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "platform": platform.platform()}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def peak_memory_mib() -> float:
+    """Peak resident memory of this process (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024**2 if sys.platform == "darwin" else 1024)
+
+
+def build_report(
+    input_dir: Path,
+    output_dir: Path,
+    preset: Preset,
+    model_path: Path,
+    card: dict,
+    parameters: dict,
+    result: PipelineResult,
+    total_seconds: float,
+    scores: dict[str, float] | None,
+    score_error: str | None,
+) -> dict:
+    return {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "input": str(Path(input_dir).resolve()),
+        "output": str(Path(output_dir).resolve()),
+        "dataset": preset.name,
+        "model": {"path": str(Path(model_path).resolve()), "card": card},
+        "preset": dataclasses.asdict(preset),
+        "parameters": parameters,
+        "software": software_versions(),
+        "timings_s": {**{stage: round(result.seconds[stage], 3) for stage in STAGES}, "total": round(total_seconds, 3)},
+        "peak_memory_mib": round(peak_memory_mib(), 1),
+        "counts": {
+            "frames": result.frames,
+            "objects": result.objects,
+            "tracks": len(result.tracks),
+            "divisions": result.divisions,
+        },
+        "frame_size": list(result.shape),
+        "warnings": result.warnings,
+        "scores": scores,
+        "score_error": score_error,
+    }
+
+
+def write_report(path: Path, report: dict) -> None:
+    """Write atomically: a reader never sees half a report."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    os.replace(partial, path)

@@ -1,0 +1,104 @@
+"""``ctc-submit run`` in-process: result, report beside it, scores, and one-line errors that write nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from ctc_layout import copy_first_frames, save_tiny_model
+
+from ctc_submit.cli import main
+from ctc_submit.cli import run as run_module
+from ctc_submit.validate import validate_result
+
+DATASET = "DIC-C2DH-HeLa"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("model") / "tiny.pt", DATASET)
+
+
+@pytest.fixture()
+def layout(ctc_data, tmp_path):
+    copy_first_frames(ctc_data / DATASET, tmp_path / DATASET, "01", 3)
+    return tmp_path / DATASET
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, ["run", *map(str, args)])
+
+
+def invoke_on(folder, *options):
+    """``run folder/01 folder/01_RES options...``"""
+    return invoke(folder / "01", folder / "01_RES", *options)
+
+
+def test_a_run_writes_a_valid_result_and_a_report_beside_it_with_scores(layout, tiny_model):
+    result = invoke_on(layout, "--dataset", DATASET, "--model", tiny_model, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert validate_result(layout / "01_RES", layout / "01_GT").ok
+    assert sorted(path.name for path in layout.iterdir()) == ["01", "01_GT", "01_RES", "01_RES.run_report.json"]
+    report = json.loads((layout / "01_RES.run_report.json").read_text())
+    assert report["dataset"] == DATASET and report["preset"]["m_pts"] == 1000
+    assert report["parameters"]["clustering"] == "fast" and report["parameters"]["device"] == "cpu"
+    assert report["counts"]["frames"] == 3
+    assert set(report["timings_s"]) >= {"network", "clustering", "merge", "lineage", "upsample", "write", "total"}
+    assert {"torch", "hdbscan", "python"} <= set(report["software"])
+    assert set(report["scores"]) == {"SEG", "TRA", "DET"} and report["score_error"] is None
+    assert "scores: SEG" in result.output and "report: " in result.output
+    assert "time " in result.output and "clustering" in result.output
+
+
+def test_no_score_skips_scoring(layout, tiny_model):
+    result = invoke_on(layout, "--dataset", "DIC-HeLa", "--model", tiny_model, "--no-score")
+    assert result.exit_code == 0, result.output
+    assert json.loads((layout / "01_RES.run_report.json").read_text())["scores"] is None
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_an_existing_result_needs_overwrite(layout, tiny_model):
+    (layout / "01_RES").mkdir()
+    (layout / "01_RES" / "mask000.tif").write_bytes(b"old")
+    result = invoke_on(layout, "--dataset", DATASET, "--model", tiny_model)
+    assert_one_line_error(result, "01_RES", "--overwrite")
+    assert (layout / "01_RES" / "mask000.tif").read_bytes() == b"old"
+    result = invoke_on(layout, "--dataset", DATASET, "--model", tiny_model, "--overwrite")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_dataset_without_a_shipped_model_says_so(layout, tmp_path, monkeypatch):
+    monkeypatch.setattr(run_module, "MODELS_DIR", tmp_path / "models")
+    result = invoke_on(layout, "--dataset", "Fluo-N2DL-HeLa")
+    assert_one_line_error(result, "no shipped model for Fluo-N2DL-HeLa", "--model")
+    assert not (layout / "01_RES").exists()
+
+
+def test_score_requires_the_ground_truth(layout, tiny_model, tmp_path):
+    copy_first_frames(layout, tmp_path / "no_gt", "01", 1, with_gt=False)
+    result = invoke_on(tmp_path / "no_gt", "--dataset", DATASET, "--model", tiny_model, "--score")
+    assert_one_line_error(result, "--score", "01_GT", "not found")
+    assert sorted(path.name for path in (tmp_path / "no_gt").iterdir()) == ["01"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragments"),
+    [
+        (["01", "--dataset", "Nope"], ["unknown dataset 'Nope'", "DIC-C2DH-HeLa"]),
+        (["01", "--dataset", DATASET, "--model", "{missing}"], ["missing.pt", "not found"]),
+        (["02", "--dataset", DATASET, "--model", "{model}"], ["02", "not found"]),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(layout, tiny_model, tmp_path, arguments, fragments):
+    sequence, *options = (arg.format(model=tiny_model, missing=tmp_path / "missing.pt") for arg in arguments)
+    result = invoke(layout / sequence, layout / f"{sequence}_RES", *options)
+    assert_one_line_error(result, *fragments)
+    assert sorted(path.name for path in layout.iterdir()) == ["01", "01_GT"]

@@ -1,0 +1,96 @@
+"""The chained stages: timing, pairing, and whole runs on synthetic embeddings and a tiny network."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from ctc_layout import copy_first_frames, save_tiny_model
+from synthetic import synthetic_sequence
+
+from ctc_submit.io import CTCInputError, read_labels, read_tracks, write_mask
+from ctc_submit.model.inference import load_model
+from ctc_submit.pipeline import STAGES, StageClock, border_band, frame_pairs, run_pipeline, track_embeddings
+from ctc_submit.presets import get_preset
+from ctc_submit.validate import validate_result
+
+PRESET = get_preset("DIC-C2DH-HeLa")
+
+
+def test_stage_time_is_exclusive_of_nested_stages():
+    ticks = itertools.count()
+    clock = StageClock(timer=lambda: float(next(ticks)))
+
+    def source():
+        for item in range(3):
+            with clock.stage("inner"):
+                pass
+            yield item
+
+    assert list(clock.iterate(source(), "outer")) == [0, 1, 2]
+    # each next(): outer enters (1 tick), inner runs (1 tick), back in outer (1 tick); the final next() only outer
+    assert clock.seconds["inner"] == 3
+    assert clock.seconds["outer"] == 7
+
+
+def test_frames_are_paired_with_overlap_and_a_single_frame_stands_alone():
+    frames = [np.full((1, 2, 2), value, dtype=np.float32) for value in range(3)]
+    pairs = list(frame_pairs(frames))
+    assert [pair[:, 0, 0, 0].tolist() for pair in pairs] == [[0, 1], [1, 2]]
+    (single,) = frame_pairs(frames[:1])
+    assert single.shape == (1, 1, 2, 2)
+
+
+def test_the_border_band_is_scaled_to_the_network_grid():
+    assert border_band(PRESET, (512, 1024)) == (25.0, 12.5)
+
+
+def test_synthetic_embeddings_become_a_valid_result_at_the_original_size(ctc_data, tmp_path):
+    sequence = ctc_data / "DIC-C2DH-HeLa" / "01"
+    frames = list(synthetic_sequence(sequence, range(27, 33)))
+    events = []
+    result = track_embeddings(
+        (embeddings for _, embeddings in frames), (512, 512), PRESET, tmp_path / "01_RES", 3,
+        progress=lambda phase, done, total: events.append((phase, done, total)), total=len(frames),
+    )  # fmt: skip
+    assert validate_result(tmp_path / "01_RES").ok
+    assert read_labels(tmp_path / "01_RES" / "mask005.tif").shape == (512, 512)
+    assert result.frames == 6 and set(result.seconds) == set(STAGES)
+    assert result.tracks == read_tracks(tmp_path / "01_RES" / "res_track.txt")
+    assert result.divisions == 1  # track 1 divides into 3 and 4 at frame 30 (29 here: frames start at 27)
+    truth_objects = sum(len(np.unique(labels[labels > 0])) for labels, _ in frames)
+    assert abs(result.objects - truth_objects) <= 3  # objects inside the border band are dropped
+    assert events[0] == ("track", 1, 6) and events[-1] == ("write", 6, 6)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    path = save_tiny_model(tmp_path_factory.mktemp("model") / "tiny.pt", PRESET.name)
+    return load_model(path, "cpu")[0]
+
+
+@pytest.fixture()
+def three_frames(ctc_data, tmp_path):
+    return copy_first_frames(ctc_data / "DIC-C2DH-HeLa", tmp_path / "DIC-C2DH-HeLa", "01", 3, with_gt=False)
+
+
+def test_a_raw_sequence_runs_through_the_network_into_a_valid_result(tiny_model, three_frames):
+    output = three_frames.with_name("01_RES")
+    result = run_pipeline(three_frames, output, PRESET, tiny_model, "cpu")
+    assert validate_result(output).ok
+    assert result.frames == 3 and result.shape == (512, 512)
+    assert all(result.seconds[stage] >= 0 for stage in STAGES) and result.seconds["network"] > 0
+
+
+def test_frames_of_different_sizes_are_an_input_error_and_nothing_is_written(tiny_model, three_frames):
+    write_mask(three_frames / "t002.tif", np.zeros((10, 10), dtype=np.uint16))
+    with pytest.raises(CTCInputError, match="t002.tif: size 10x10 differs"):
+        run_pipeline(three_frames, three_frames.with_name("01_RES"), PRESET, tiny_model, "cpu")
+    assert sorted(path.name for path in three_frames.parent.iterdir()) == ["01"]
+
+
+def test_frames_must_be_numbered_from_zero(tiny_model, three_frames):
+    (three_frames / "t000.tif").unlink()
+    with pytest.raises(CTCInputError, match="numbered from 0"):
+        run_pipeline(three_frames, three_frames.with_name("01_RES"), PRESET, tiny_model, "cpu")
