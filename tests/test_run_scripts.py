@@ -1,0 +1,100 @@
+"""The challenge scripts in run_scripts/: run from their folder on ../DATASET/SEQ, as the organisers do."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ctc_layout import copy_first_frames, save_tiny_model
+
+from ctc_submit.presets import PRESETS
+from ctc_submit.validate import validate_result
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = REPO_ROOT / "run_scripts"
+MODELS = REPO_ROOT / "models"
+EXPECTED = {f"{name}-{sequence}.sh": (name, sequence) for name in PRESETS for sequence in ("01", "02")}
+BASH = shutil.which("bash")
+EXPECTED.update({f"DIC-HeLa-{sequence}.sh": ("DIC-C2DH-HeLa", sequence) for sequence in ("01", "02")})
+
+
+def software_folder(tmp_path: Path) -> Path:
+    """The scripts copied into WORK/SW, next to where the datasets go."""
+    software = tmp_path / "SW"
+    shutil.copytree(SCRIPTS, software)
+    return software
+
+
+def run_script(software: Path, script: str, *args: str, path: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": path}
+    return subprocess.run([BASH, script, *args], cwd=software, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_there_is_one_executable_script_per_dataset_and_sequence():
+    scripts = {path.name for path in SCRIPTS.glob("*-0?.sh")}
+    assert scripts == set(EXPECTED)
+    assert all(os.access(SCRIPTS / name, os.X_OK) for name in scripts)
+
+
+def test_each_script_runs_ctc_submit_on_its_own_dataset_and_sequence(tmp_path):
+    """A stand-in ctc-submit records its arguments: every script must call it the same way."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    log = tmp_path / "calls.txt"
+    (fake_bin / "ctc-submit").write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "$*" >> "{log}"\n')
+    (fake_bin / "ctc-submit").chmod(0o755)
+    software = software_folder(tmp_path)
+    root = tmp_path.resolve()
+    for script, (dataset, sequence) in sorted(EXPECTED.items()):
+        log.unlink(missing_ok=True)
+        completed = run_script(software, script, "--score", path=f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
+        assert completed.returncode == 0, completed.stderr
+        (call,) = log.read_text().splitlines()
+        words = call.split()
+        assert words[0] == "run" and words[3:] == ["--dataset", dataset, "--overwrite", "--score"]
+        assert Path(words[1]).resolve() == root / dataset / sequence
+        assert Path(words[2]).resolve() == root / dataset / f"{sequence}_RES"
+
+
+def test_a_missing_ctc_submit_is_a_clear_error(tmp_path):
+    bare_bin = tmp_path / "bin"
+    bare_bin.mkdir()
+    for tool in ("bash", "dirname"):
+        (bare_bin / tool).symlink_to(shutil.which(tool))
+    completed = run_script(software_folder(tmp_path), "DIC-HeLa-01.sh", path=str(bare_bin))
+    assert completed.returncode == 2
+    assert completed.stderr.strip().startswith("Error: ctc-submit not found")
+
+
+def test_dic_hela_01_produces_a_valid_scored_result_in_the_challenge_layout(ctc_data, tmp_path):
+    copy_first_frames(ctc_data / "DIC-C2DH-HeLa", tmp_path / "DIC-C2DH-HeLa", "01", 3)
+    model = save_tiny_model(tmp_path / "tiny.pt", "DIC-C2DH-HeLa")
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    options = ["--model", str(model), "--device", "cpu", "--score"]
+    completed = run_script(software_folder(tmp_path), "DIC-HeLa-01.sh", *options, path=path)
+    assert completed.returncode == 0, completed.stderr + completed.stdout
+    dataset = tmp_path / "DIC-C2DH-HeLa"
+    assert validate_result(dataset / "01_RES", dataset / "01_GT").ok
+    assert set(json.loads((dataset / "01_RES.run_report.json").read_text())["scores"]) == {"SEG", "TRA", "DET"}
+    again = run_script(tmp_path / "SW", "DIC-C2DH-HeLa-01.sh", "--model", str(model), "--no-score", path=path)
+    assert again.returncode == 0, again.stderr
+
+
+WITHOUT_MODEL = sorted(name for name, (dataset, _) in EXPECTED.items() if not (MODELS / f"{dataset}.pt").is_file())
+
+
+@pytest.mark.parametrize("script", WITHOUT_MODEL[:1])
+def test_a_dataset_without_a_shipped_model_fails_with_a_clear_message(tmp_path, script):
+    dataset, sequence = EXPECTED[script]
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    completed = run_script(software_folder(tmp_path), script, path=path)
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines() == [
+        f"Error: no shipped model for {dataset} ({MODELS / f'{dataset}.pt'} not found); "
+        "train one with 'ctc-submit train' and pass --model PATH"
+    ]
