@@ -11,7 +11,7 @@ from __future__ import annotations
 import colorsys
 import os
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -301,7 +301,9 @@ def write_lineage(tracks: Sequence[Track], path: Path) -> None:
     axes.set_ylim(max(layout.rows.values()) + 1, -1)
     axes.set_yticks([])
     axes.set_xlabel("frame", color="#dddddd")
-    axes.set_title(f"{len(tracks)} tracks, {sum(s.division for s in layout.segments)} branches", color="#dddddd")
+    branches = Counter(s.label for s in layout.segments if s.division)
+    divisions = sum(count > 1 for count in branches.values())
+    axes.set_title(f"{len(tracks)} tracks, {divisions} divisions", color="#dddddd")
     axes.tick_params(colors="#dddddd")
     for spine in axes.spines.values():
         spine.set_color("#555555")
