@@ -48,6 +48,7 @@ def progress_reporter(total: int, every: int):
 @click.option("--levels", default=7, show_default=True)
 @click.option("--embedding-size", default=16, show_default=True)
 @click.option("--learning-rate", default=1e-4, show_default=True, help="Adam; divided by 10 at half of the iterations.")
+@click.option("--max-frames", type=int, default=None, help="Use only the first N frames of each sequence (quick trials).")
 @click.option("--validation-frames", default=8, show_default=True, help="Last frames of the first sequence held out.")
 @click.option("--validate-every", default=250, show_default=True)
 @click.option("--checkpoint-every", default=250, show_default=True)
@@ -59,7 +60,7 @@ def progress_reporter(total: int, every: int):
 @click.option("--log-every", default=25, show_default=True)
 @user_errors
 def command(dataset, data_dir, sequences, out, iterations, clip_length, crop_size, filters, levels, embedding_size,
-            learning_rate, validation_frames, validate_every, checkpoint_every, seed, bf16, device, resume, threads, log_every):
+            learning_rate, max_frames, validation_frames, validate_every, checkpoint_every, seed, bf16, device, resume, threads, log_every):
     """Train a model on annotated CTC sequences (TRA markers + SEG/ST masks)."""
     if threads:
         torch.set_num_threads(threads)
@@ -72,7 +73,9 @@ def command(dataset, data_dir, sequences, out, iterations, clip_length, crop_siz
         raise InputError(f"--crop-size {crop_size}: must divide by {2 ** (levels - 1)} and be at most {NETWORK_SIZE[0]}")
     names = [name.strip() for name in sequences.split(",") if name.strip()]
     click.echo(f"loading {', '.join(names)} from {data_dir}", err=True)
-    loaded = [TrainingSequence.load(data_dir, name, preset.low_percentile, preset.high_percentile) for name in names]
+    loaded = [
+        TrainingSequence.load(data_dir, name, preset.low_percentile, preset.high_percentile, max_frames) for name in names
+    ]
     validation = None
     if validation_frames:
         loaded[0], validation = loaded[0].split(validation_frames)

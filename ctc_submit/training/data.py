@@ -72,10 +72,11 @@ class TrainingSequence:
 
     @classmethod
     def load(
-        cls, dataset_dir: Path, sequence: str, low_percentile: float, high_percentile: float
+        cls, dataset_dir: Path, sequence: str, low_percentile: float, high_percentile: float, limit: int | None = None
     ) -> "TrainingSequence":
+        """Load the sequence (its first ``limit`` frames when given)."""
         dataset_dir = Path(dataset_dir)
-        frames = list_frames(dataset_dir / sequence)
+        frames = list_frames(dataset_dir / sequence)[:limit]
         digits = len(frames[0].stem) - 1
         if not (dataset_dir / f"{sequence}_GT" / "TRA").is_dir():
             raise CTCInputError(f"{dataset_dir / (sequence + '_GT') / 'TRA'}: tracking ground truth not found")

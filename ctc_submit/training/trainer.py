@@ -219,7 +219,7 @@ def finished_card(card: dict, config: TrainingConfig, history: History, device: 
         "wall_time_s": round(seconds, 1),
         "final_train_loss_mean_last_100": float(np.mean([row["train_loss"] for row in tail])) if tail else None,
         "final_validation_loss": validated[-1] if validated else None,
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
 
 

@@ -22,8 +22,7 @@ def test_segments_take_the_id_of_their_marker():
 
 def test_twenty_steps_on_real_frames_lower_the_loss(ctc_data, tmp_path):
     preset = get_preset("DIC-C2DH-HeLa")
-    sequence = TrainingSequence.load(ctc_data / "DIC-C2DH-HeLa", "01", preset.low_percentile, preset.high_percentile)
-    frames = TrainingSequence(sequence.images[:6], sequence.labels[:6])
+    frames = TrainingSequence.load(ctc_data / "DIC-C2DH-HeLa", "01", preset.low_percentile, preset.high_percentile, limit=6)
     config = TrainingConfig(
         iterations=20, clip_length=2, crop_size=64, learning_rate=2e-3, validation_frames=2,
         validate_every=20, checkpoint_every=20, network=NetworkConfig(filters=8, levels=4),
@@ -43,7 +42,7 @@ def test_train_command_writes_model_card_curve_and_resumes(ctc_data, tmp_path):
     out = tmp_path / "models" / "tiny.pt"
     arguments = [
         "train", "--dataset", "DIC-C2DH-HeLa", "--data", str(ctc_data / "DIC-C2DH-HeLa"), "--out", str(out),
-        "--clip-length", "2", "--crop-size", "32", "--filters", "4", "--levels", "3", "--validation-frames", "80",
+        "--clip-length", "2", "--crop-size", "32", "--filters", "4", "--levels", "3", "--max-frames", "5", "--validation-frames", "2",
         "--validate-every", "2", "--checkpoint-every", "2",
     ]
     first = CliRunner().invoke(main, [*arguments, "--iterations", "2"])
