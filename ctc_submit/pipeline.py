@@ -7,7 +7,12 @@ are written one at a time into the submission folder.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
+import itertools
+import multiprocessing
+import os
+from collections import defaultdict, deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +26,7 @@ from ctc_submit.clustering import Mode, background_embedding, cluster_pair
 from ctc_submit.io import CTCInputError, Track, digits_of, frame_index, list_frames, read_frame
 from ctc_submit.lineage import build_lineage, count_divisions, graph_from_tracks, reconcile, tracks_from_graph
 from ctc_submit.merge import merge_pairs
-from ctc_submit.model.inference import embed_sequence
+from ctc_submit.model.inference import embed_sequence, resolve_device
 from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import Preset
 from ctc_submit.submission import SubmissionWriter, check_destination
@@ -105,13 +110,38 @@ def frame_pairs(embeddings: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         yield previous[None]
 
 
-def cluster_pairs(pairs: Iterable[np.ndarray], preset: Preset, mode: Mode, jobs: int) -> Iterator[np.ndarray]:
-    """Label stacks of the pairs; the background embedding is estimated once, on the first pair."""
-    background = None
-    for pair in pairs:
-        if background is None:
-            background = background_embedding(pair)
-        yield cluster_pair(pair, background, preset.m_pts, preset.c, mode, jobs)
+def cluster_pairs(
+    pairs: Iterable[np.ndarray], preset: Preset, mode: Mode, jobs: int = 1, workers: int = 1
+) -> Iterator[np.ndarray]:
+    """Label stacks of the pairs, in order; the background embedding is estimated once, on the first pair.
+
+    With ``workers`` > 1 the pairs are clustered in that many processes (HDBSCAN holds the GIL)
+    while this process goes on producing embeddings; at most two pairs per worker wait in line.
+    """
+    pairs = iter(pairs)
+    first = next(pairs, None)
+    if first is None:
+        return
+    cluster = functools.partial(
+        cluster_pair, background=background_embedding(first), m_pts=preset.m_pts, c=preset.c, mode=mode, jobs=jobs
+    )
+    if workers <= 1:
+        yield from map(cluster, itertools.chain([first], pairs))
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending: deque[Future] = deque()
+        for pair in itertools.chain([first], pairs):
+            pending.append(pool.submit(cluster, pair))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def clustering_workers(device: str) -> int:
+    """Processes for pair clustering: most cores when a GPU runs the network, a quarter when the CPU does."""
+    cores = os.cpu_count() or 1
+    return max(1, cores - 1) if resolve_device(device).type == "cuda" else max(1, cores // 4)
 
 
 def border_band(preset: Preset, shape: tuple[int, int]) -> tuple[float, float]:
@@ -132,12 +162,13 @@ def track_embeddings(
     total: int = 0,
     clock: StageClock | None = None,
     jobs: int = 1,
+    workers: int = 1,
 ) -> PipelineResult:
     """Everything after the network: per-frame (E, 256, 256) embeddings in, result folder of ``shape`` masks out."""
     report = progress or (lambda phase, done, count: None)
     clock = clock or StageClock()
     pairs = frame_pairs(embeddings)
-    labelled = clock.iterate(cluster_pairs(pairs, preset, clustering, jobs), "clustering")
+    labelled = clock.iterate(cluster_pairs(pairs, preset, clustering, jobs, workers), "clustering")
     merged = []
     for frame in clock.iterate(merge_pairs(labelled), "merge"):
         merged.append(frame)
@@ -186,6 +217,7 @@ def run_pipeline(
     overwrite: bool = False,
     progress: Progress | None = None,
     jobs: int = 1,
+    workers: int = 1,
 ) -> PipelineResult:
     """Segment and track ``input_dir`` (``tNNN.tif``) into the CTC result folder ``output_dir``."""
     paths = check_folders(input_dir, output_dir, overwrite)
@@ -195,5 +227,5 @@ def run_pipeline(
     embeddings = clock.iterate(embed_sequence(images, network, preset, device), "network")
     return track_embeddings(
         embeddings, shape, preset, output_dir, digits_of(paths[0]),
-        clustering, overwrite, progress, total=len(paths), clock=clock, jobs=jobs,
+        clustering, overwrite, progress, total=len(paths), clock=clock, jobs=jobs, workers=workers,
     )

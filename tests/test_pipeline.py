@@ -11,7 +11,16 @@ from synthetic import synthetic_sequence
 
 from ctc_submit.io import CTCInputError, read_labels, read_tracks, write_mask
 from ctc_submit.model.inference import load_model
-from ctc_submit.pipeline import STAGES, StageClock, border_band, frame_pairs, run_pipeline, track_embeddings
+from ctc_submit.pipeline import (
+    STAGES,
+    StageClock,
+    border_band,
+    cluster_pairs,
+    clustering_workers,
+    frame_pairs,
+    run_pipeline,
+    track_embeddings,
+)
 from ctc_submit.presets import get_preset
 from ctc_submit.validate import validate_result
 
@@ -84,8 +93,8 @@ def test_a_raw_sequence_runs_through_the_network_into_a_valid_result(tiny_model,
 
 
 def test_frames_of_different_sizes_are_an_input_error_and_nothing_is_written(tiny_model, three_frames):
-    write_mask(three_frames / "t002.tif", np.zeros((10, 10), dtype=np.uint16))
-    with pytest.raises(CTCInputError, match="t002.tif: size 10x10 differs"):
+    write_mask(three_frames / "t001.tif", np.zeros((10, 10), dtype=np.uint16))
+    with pytest.raises(CTCInputError, match="t001.tif: size 10x10 differs"):
         run_pipeline(three_frames, three_frames.with_name("01_RES"), PRESET, tiny_model, "cpu")
     assert sorted(path.name for path in three_frames.parent.iterdir()) == ["01"]
 
@@ -94,3 +103,20 @@ def test_frames_must_be_numbered_from_zero(tiny_model, three_frames):
     (three_frames / "t000.tif").unlink()
     with pytest.raises(CTCInputError, match="numbered from 0"):
         run_pipeline(three_frames, three_frames.with_name("01_RES"), PRESET, tiny_model, "cpu")
+
+
+def test_pairs_clustered_in_worker_processes_come_back_in_order_and_unchanged(ctc_data):
+    embeddings = [embedding for _, embedding in synthetic_sequence(ctc_data / "DIC-C2DH-HeLa" / "01", range(29, 33))]
+    pairs = list(frame_pairs(embeddings))
+    serial = list(cluster_pairs(pairs, PRESET, "fast"))
+    parallel = list(cluster_pairs(pairs, PRESET, "fast", workers=2))
+    assert len(parallel) == len(serial) == 3
+    for one, other in zip(serial, parallel):
+        np.testing.assert_array_equal(one, other)
+
+
+def test_clustering_gets_a_quarter_of_the_cores_when_the_cpu_runs_the_network(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert clustering_workers("cpu") == 4
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert clustering_workers("cpu") == 1
