@@ -120,3 +120,11 @@ def test_clustering_gets_a_quarter_of_the_cores_when_the_cpu_runs_the_network(mo
     assert clustering_workers("cpu") == 4
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert clustering_workers("cpu") == 1
+
+
+def test_a_one_frame_sequence_gives_a_one_frame_result(ctc_data, tmp_path):
+    ((labels, embeddings),) = synthetic_sequence(ctc_data / "DIC-C2DH-HeLa" / "01", range(40, 41))
+    result = track_embeddings(iter([embeddings]), (512, 512), PRESET, tmp_path / "01_RES", 3)
+    assert validate_result(tmp_path / "01_RES").ok
+    assert result.frames == 1 and all(track.begin == track.end == 0 for track in result.tracks)
+    assert abs(len(result.tracks) - len(np.unique(labels[labels > 0]))) <= 1
