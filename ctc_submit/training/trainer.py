@@ -45,7 +45,21 @@ class TrainingConfig:
 
 @dataclass
 class History:
+    """Per-iteration losses, and the phases of a run resumed with other settings (e.g. larger crops)."""
+
     rows: list[dict] = field(default_factory=list)
+    phases: list[dict] = field(default_factory=list)
+
+    def start_phase(self, iteration: int, config: TrainingConfig) -> None:
+        settings = {
+            "clip_length": config.clip_length,
+            "crop_size": config.crop_size,
+            "learning_rate": config.learning_rate,
+            "learning_rate_drop_at_iteration": int(config.learning_rate_drop_at * config.iterations),
+            "until_iteration": config.iterations,
+        }
+        if not self.phases or {k: v for k, v in self.phases[-1].items() if k != "from_iteration"} != settings:
+            self.phases.append({"from_iteration": iteration, **settings})
 
     def write_csv(self, path: Path) -> None:
         with open(path, "w", newline="") as handle:
@@ -155,7 +169,9 @@ def train(
         rng.bit_generator.state = saved["numpy_rng"]
         torch.set_rng_state(saved["torch_rng"])
         history.rows = saved["history"]
+        history.phases = saved.get("phases", [])
         start, elapsed = saved["iteration"], saved["seconds"]
+    history.start_phase(start, config)
     ranges = AugmentationRanges()
     crop = (config.crop_size, config.crop_size)
     started = time.perf_counter() - elapsed
@@ -194,6 +210,7 @@ def train(
                     "history": history.rows,
                     "iteration": done,
                     "seconds": seconds,
+                    "phases": history.phases,
                 },
                 paths["checkpoint"],
             )
@@ -212,6 +229,7 @@ def finished_card(card: dict, config: TrainingConfig, history: History, device: 
     return {
         **card,
         "training": {**asdict(config), "network": config.network.to_dict()},
+        "phases": history.phases,
         "iterations_done": history.rows[-1]["iteration"] if history.rows else 0,
         "device": f"{device.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
         if device.type == "cpu"
