@@ -85,6 +85,7 @@ class PipelineResult:
     divisions: int
     seconds: dict[str, float]
     warnings: list[str] = field(default_factory=list)
+    clustering_seconds: float = 0.0  # spent clustering, in worker processes or not; overlaps the network
 
 
 def read_frames(paths: list[Path], shape: tuple[int, int]) -> Iterator[np.ndarray]:
@@ -110,38 +111,81 @@ def frame_pairs(embeddings: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         yield previous[None]
 
 
+def _timed_cluster_pair(pair: np.ndarray, **options) -> tuple[np.ndarray, float]:
+    started = perf_counter()
+    labels = cluster_pair(pair, **options)
+    return labels, perf_counter() - started
+
+
 def cluster_pairs(
-    pairs: Iterable[np.ndarray], preset: Preset, mode: Mode, jobs: int = 1, workers: int = 1
+    pairs: Iterable[np.ndarray],
+    preset: Preset,
+    mode: Mode,
+    jobs: int = 1,
+    workers: int = 0,
+    busy: dict[str, float] | None = None,
 ) -> Iterator[np.ndarray]:
     """Label stacks of the pairs, in order; the background embedding is estimated once, on the first pair.
 
-    With ``workers`` > 1 the pairs are clustered in that many processes (HDBSCAN holds the GIL)
-    while this process goes on producing embeddings; at most two pairs per worker wait in line.
+    With ``workers`` = 0 each pair is clustered here, when it is needed; otherwise in that many
+    processes (HDBSCAN holds the GIL), side by side with this process producing the next
+    embeddings, with at most two pairs per worker waiting. The time spent clustering, wherever
+    it ran, is added to ``busy["clustering"]``.
     """
     pairs = iter(pairs)
     first = next(pairs, None)
     if first is None:
         return
+    busy = busy if busy is not None else {}
+    busy.setdefault("clustering", 0.0)
     cluster = functools.partial(
-        cluster_pair, background=background_embedding(first), m_pts=preset.m_pts, c=preset.c, mode=mode, jobs=jobs
-    )
-    if workers <= 1:
-        yield from map(cluster, itertools.chain([first], pairs))
+        _timed_cluster_pair,
+        background=background_embedding(first), m_pts=preset.m_pts, c=preset.c, mode=mode, jobs=jobs,
+    )  # fmt: skip
+    if workers == 0:
+        for pair in itertools.chain([first], pairs):
+            labels, seconds = cluster(pair)
+            busy["clustering"] += seconds
+            yield labels
         return
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         pending: deque[Future] = deque()
         for pair in itertools.chain([first], pairs):
             pending.append(pool.submit(cluster, pair))
-            if len(pending) > 2 * workers:
-                yield pending.popleft().result()
+            while len(pending) > 2 * workers or (pending and pending[0].done()):
+                labels, seconds = pending.popleft().result()
+                busy["clustering"] += seconds
+                yield labels
         while pending:
-            yield pending.popleft().result()
+            labels, seconds = pending.popleft().result()
+            busy["clustering"] += seconds
+            yield labels
 
 
-def clustering_workers(device: str) -> int:
-    """Processes for pair clustering: most cores when a GPU runs the network, a quarter when the CPU does."""
-    cores = os.cpu_count() or 1
-    return max(1, cores - 1) if resolve_device(device).type == "cuda" else max(1, cores // 4)
+@dataclass(frozen=True)
+class CorePlan:
+    """How the cores are shared: threads of the network, clustering processes (0: none, cluster in
+    between frames) and threads inside each clustering."""
+
+    network_threads: int
+    clustering_processes: int
+    clustering_threads: int
+
+
+def core_plan(device: str, cores: int | None = None) -> CorePlan:
+    """Network and clustering side by side, each on its own cores.
+
+    On a 2-core machine with another busy process, torch with 2 threads ran 10x slower than with
+    one (its threads spin waiting for each other), while one network thread next to one
+    clustering process keeps both cores busy. A GPU leaves the cores to clustering.
+    """
+    cores = cores or os.cpu_count() or 1
+    if resolve_device(device).type == "cuda":
+        return CorePlan(1, max(1, cores - 1), 1)
+    if cores == 1:
+        return CorePlan(1, 0, 1)
+    processes = max(1, cores // 2)
+    return CorePlan(cores - processes, processes, 1)
 
 
 def border_band(preset: Preset, shape: tuple[int, int]) -> tuple[float, float]:
@@ -162,13 +206,14 @@ def track_embeddings(
     total: int = 0,
     clock: StageClock | None = None,
     jobs: int = 1,
-    workers: int = 1,
+    workers: int = 0,
 ) -> PipelineResult:
     """Everything after the network: per-frame (E, 256, 256) embeddings in, result folder of ``shape`` masks out."""
     report = progress or (lambda phase, done, count: None)
     clock = clock or StageClock()
     pairs = frame_pairs(embeddings)
-    labelled = clock.iterate(cluster_pairs(pairs, preset, clustering, jobs, workers), "clustering")
+    busy: dict[str, float] = {}
+    labelled = clock.iterate(cluster_pairs(pairs, preset, clustering, jobs, workers, busy), "clustering")
     merged = []
     for frame in clock.iterate(merge_pairs(labelled), "merge"):
         merged.append(frame)
@@ -195,7 +240,10 @@ def track_embeddings(
             validation = writer.commit(tracks)
     seconds = {name: clock.seconds.get(name, 0.0) for name in STAGES}
     objects = sum(len(labels) for labels in present)
-    return PipelineResult(len(stack), shape, objects, tracks, count_divisions(tracks), seconds, validation.warnings)
+    return PipelineResult(
+        frames=len(stack), shape=shape, objects=objects, tracks=tracks, divisions=count_divisions(tracks),
+        seconds=seconds, warnings=validation.warnings, clustering_seconds=busy.get("clustering", 0.0),
+    )  # fmt: skip
 
 
 def check_folders(input_dir: Path, output_dir: Path, overwrite: bool) -> list[Path]:
@@ -217,7 +265,7 @@ def run_pipeline(
     overwrite: bool = False,
     progress: Progress | None = None,
     jobs: int = 1,
-    workers: int = 1,
+    workers: int = 0,
 ) -> PipelineResult:
     """Segment and track ``input_dir`` (``tNNN.tif``) into the CTC result folder ``output_dir``."""
     paths = check_folders(input_dir, output_dir, overwrite)

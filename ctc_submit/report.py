@@ -66,6 +66,7 @@ def build_report(
         "parameters": parameters,
         "software": software_versions(),
         "timings_s": {**{stage: round(result.seconds[stage], 3) for stage in STAGES}, "total": round(total_seconds, 3)},
+        "clustering_busy_s": round(result.clustering_seconds, 3),
         "peak_memory_mib": round(peak_memory_mib(), 1),
         "counts": {
             "frames": result.frames,

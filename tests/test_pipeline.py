@@ -13,10 +13,11 @@ from ctc_submit.io import CTCInputError, read_labels, read_tracks, write_mask
 from ctc_submit.model.inference import load_model
 from ctc_submit.pipeline import (
     STAGES,
+    CorePlan,
     StageClock,
     border_band,
     cluster_pairs,
-    clustering_workers,
+    core_plan,
     frame_pairs,
     run_pipeline,
     track_embeddings,
@@ -108,18 +109,19 @@ def test_frames_must_be_numbered_from_zero(tiny_model, three_frames):
 def test_pairs_clustered_in_worker_processes_come_back_in_order_and_unchanged(ctc_data):
     embeddings = [embedding for _, embedding in synthetic_sequence(ctc_data / "DIC-C2DH-HeLa" / "01", range(29, 33))]
     pairs = list(frame_pairs(embeddings))
+    busy: dict[str, float] = {}
     serial = list(cluster_pairs(pairs, PRESET, "fast"))
-    parallel = list(cluster_pairs(pairs, PRESET, "fast", workers=2))
+    parallel = list(cluster_pairs(pairs, PRESET, "fast", workers=2, busy=busy))
+    assert busy["clustering"] > 0
     assert len(parallel) == len(serial) == 3
     for one, other in zip(serial, parallel):
         np.testing.assert_array_equal(one, other)
 
 
-def test_clustering_gets_a_quarter_of_the_cores_when_the_cpu_runs_the_network(monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 16)
-    assert clustering_workers("cpu") == 4
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert clustering_workers("cpu") == 1
+def test_network_and_clustering_share_the_cores():
+    assert core_plan("cpu", cores=2) == CorePlan(network_threads=1, clustering_processes=1, clustering_threads=1)
+    assert core_plan("cpu", cores=16) == CorePlan(8, 8, 1)
+    assert core_plan("cpu", cores=1) == CorePlan(1, 0, 1)
 
 
 def test_a_one_frame_sequence_gives_a_one_frame_result(ctc_data, tmp_path):

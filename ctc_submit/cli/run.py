@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
 import click
+import torch
 
 from ctc_submit.cli.errors import InputError, user_errors
 from ctc_submit.clustering import subsampling_step
 from ctc_submit.io import CTCInputError
 from ctc_submit.lineage import MIN_PARENT_IOU, PARENT_DILATION
 from ctc_submit.merge import MIN_IOU
-from ctc_submit.pipeline import STAGES, PipelineResult, check_folders, clustering_workers, run_pipeline
+from ctc_submit.pipeline import STAGES, PipelineResult, check_folders, core_plan, run_pipeline
 from ctc_submit.presets import Preset, get_preset
 from ctc_submit.report import build_report, report_path, write_report
 from ctc_submit.upsample import SMOOTHING
@@ -129,11 +129,13 @@ def command(input_dir, output_dir, dataset, model_path, device, clustering, over
     network, card = load_model(model_path, device)
     if card.get("dataset") not in (None, preset.name):
         click.echo(f"note: {model_path.name} was trained on {card['dataset']}, not {preset.name}", err=True)
-    jobs, workers = os.cpu_count() or 1, clustering_workers(device)
+    plan = core_plan(device)
+    torch.set_num_threads(plan.network_threads)
     with PhaseBars() as progress:
         result = run_pipeline(
-            input_dir, output_dir, preset, network, device, clustering, overwrite, progress, jobs=jobs, workers=workers
-        )
+            input_dir, output_dir, preset, network, device, clustering, overwrite, progress,
+            jobs=plan.clustering_threads, workers=plan.clustering_processes,
+        )  # fmt: skip
     scores, score_error = None, None
     if score_result is not False and gt_dir.is_dir():
         scores, score_error = score(input_dir, output_dir)
@@ -142,8 +144,9 @@ def command(input_dir, output_dir, dataset, model_path, device, clustering, over
         "clustering": clustering,
         "subsampling_step": subsampling_step(preset.m_pts) if clustering == "fast" else 1,
         "device": str(resolve_device(device)),
-        "threads": jobs,
-        "clustering_processes": workers,
+        "network_threads": plan.network_threads,
+        "clustering_processes": plan.clustering_processes,
+        "clustering_threads": plan.clustering_threads,
         "merge_min_iou": MIN_IOU,
         "parent_min_iou": MIN_PARENT_IOU,
         "parent_dilation": PARENT_DILATION,
