@@ -48,6 +48,7 @@ def progress_reporter(total: int, every: int):
 @click.option("--levels", default=7, show_default=True)
 @click.option("--embedding-size", default=16, show_default=True)
 @click.option("--learning-rate", default=1e-4, show_default=True, help="Adam; divided by 10 at half of the iterations.")
+@click.option("--background-weight", default=1.0, show_default=True, help="Extra weight of the background's pull term (0: the paper's loss).")
 @click.option("--max-frames", type=int, default=None, help="Use only the first N frames of each sequence (quick trials).")
 @click.option("--validation-frames", default=8, show_default=True, help="Last frames of the first sequence held out.")
 @click.option("--validate-every", default=250, show_default=True)
@@ -60,7 +61,7 @@ def progress_reporter(total: int, every: int):
 @click.option("--log-every", default=25, show_default=True)
 @user_errors
 def command(dataset, data_dir, sequences, out, iterations, clip_length, crop_size, filters, levels, embedding_size,
-            learning_rate, max_frames, validation_frames, validate_every, checkpoint_every, seed, bf16, device, resume, threads, log_every):
+            learning_rate, background_weight, max_frames, validation_frames, validate_every, checkpoint_every, seed, bf16, device, resume, threads, log_every):
     """Train a model on annotated CTC sequences (TRA markers + SEG/ST masks)."""
     if threads:
         torch.set_num_threads(threads)
@@ -85,7 +86,7 @@ def command(dataset, data_dir, sequences, out, iterations, clip_length, crop_siz
     config = TrainingConfig(
         iterations=iterations, clip_length=clip_length, crop_size=crop_size, learning_rate=learning_rate,
         validation_frames=validation_frames, validate_every=validate_every, checkpoint_every=checkpoint_every,
-        seed=seed, bf16=bf16, network=network,
+        seed=seed, bf16=bf16, network=network, background_weight=background_weight,
     )
     card = {
         "dataset": preset.name,

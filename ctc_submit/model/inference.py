@@ -6,6 +6,8 @@ not grow with the length of the video.
 
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -53,15 +55,74 @@ def autocast_for(device: torch.device) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
+@dataclass(frozen=True)
+class RecurrentWindow:
+    """Restart the recurrent state every ``hop`` frames, warmed up on the ``warmup`` frames before.
+
+    A model trained on short clips has never seen its state run for a whole video and drifts
+    after a few dozen frames; restarting keeps the state as young as in training. Pairs never
+    straddle a restart, so both frames of a pair always come from the same run of the state.
+    """
+
+    hop: int
+    warmup: int
+
+
+class _Stepper:
+    """One network step on a raw frame: normalise, resize, run, return (E, 256, 256) and the state."""
+
+    def __init__(self, network: StackedHourglass, preset: Preset, device: torch.device) -> None:
+        self.network, self.preset, self.device = network, preset, device
+
+    def prepare(self, image: np.ndarray) -> torch.Tensor:
+        normalized = normalize_frame(image, self.preset.low_percentile, self.preset.high_percentile, NETWORK_SIZE)
+        return torch.from_numpy(normalized)[None, None].to(self.device).contiguous(memory_format=torch.channels_last)
+
+    def __call__(self, tensor: torch.Tensor, state) -> tuple[np.ndarray, list]:
+        _, embeddings, state = self.network(tensor, state)
+        return torch.nn.functional.normalize(embeddings.float(), dim=1)[0].cpu().numpy(), state
+
+
 def embed_sequence(
     images: Iterable[np.ndarray], network: StackedHourglass, preset: Preset, device: str | torch.device = "auto"
 ) -> Iterator[np.ndarray]:
     """Raw frames in, (E, 256, 256) float32 unit-norm embeddings of the second hourglass out, one per frame."""
     device = device if isinstance(device, torch.device) else resolve_device(device)
+    step = _Stepper(network, preset, device)
     state = None
     with torch.inference_mode(), autocast_for(device):
         for image in images:
-            normalized = normalize_frame(image, preset.low_percentile, preset.high_percentile, NETWORK_SIZE)
-            tensor = torch.from_numpy(normalized)[None, None].to(device).contiguous(memory_format=torch.channels_last)
-            _, embeddings, state = network(tensor, state)
-            yield torch.nn.functional.normalize(embeddings.float(), dim=1)[0].cpu().numpy()
+            embedding, state = step(step.prepare(image), state)
+            yield embedding
+
+
+def embed_pairs(
+    images: Iterable[np.ndarray],
+    network: StackedHourglass,
+    preset: Preset,
+    device: str | torch.device = "auto",
+    window: RecurrentWindow | None = None,
+) -> Iterator[np.ndarray]:
+    """Embeddings of consecutive frames as overlapping (2, E, 256, 256) pairs (t-1, t), streamed.
+
+    Without ``window`` the state runs through the whole video; a one-frame video gives one
+    (1, E, 256, 256) stack.
+    """
+    device = device if isinstance(device, torch.device) else resolve_device(device)
+    step = _Stepper(network, preset, device)
+    recent: deque[torch.Tensor] = deque(maxlen=(window.warmup if window else 0) + 1)
+    state, previous, index = None, None, -1
+    with torch.inference_mode(), autocast_for(device):
+        for index, image in enumerate(images):
+            tensor = step.prepare(image)
+            embedding, state = step(tensor, state)
+            if previous is not None:
+                yield np.stack([previous, embedding])
+            recent.append(tensor)
+            if window and index > 0 and index % window.hop == 0:
+                state = None
+                for past in recent:
+                    embedding, state = step(past, state)
+            previous = embedding
+        if index == 0:
+            yield previous[None]

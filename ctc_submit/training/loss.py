@@ -38,8 +38,20 @@ def neighbour_matrix(labels: np.ndarray, instance_ids: np.ndarray, radius: float
     return neighbours | neighbours.T
 
 
-def pair_loss(embeddings: torch.Tensor, labels: np.ndarray, radius: float, max_instances: int, rng: np.random.Generator) -> torch.Tensor:
-    """Loss of one stack of frames: embeddings (F, E, H, W), labels (F, H, W) with IGNORE pixels."""
+def pair_loss(
+    embeddings: torch.Tensor,
+    labels: np.ndarray,
+    radius: float,
+    max_instances: int,
+    rng: np.random.Generator,
+    background_weight: float = 0.0,
+) -> torch.Tensor:
+    """Loss of one stack of frames: embeddings (F, E, H, W), labels (F, H, W) with IGNORE pixels.
+
+    ``background_weight`` adds that multiple of the background's pull term: the clustering finds
+    the foreground by its angle to one background direction, so a background that is coherent
+    over the whole frame matters more than any single cell.
+    """
     instance_ids = np.unique(labels)
     instance_ids = instance_ids[instance_ids != IGNORE]
     if len(instance_ids) < 1:
@@ -60,7 +72,10 @@ def pair_loss(embeddings: torch.Tensor, labels: np.ndarray, radius: float, max_i
     squared_per_instance = (cosine**2) @ membership.T
     inter_pixels = (neighbours * counts[None, :]).sum(1)
     inter = (neighbours * squared_per_instance).sum(1) / inter_pixels.clamp(min=1)
-    return (intra + inter).mean()
+    loss = (intra + inter).mean()
+    if background_weight and instance_ids[0] == 0:
+        loss = loss + background_weight * intra[0]
+    return loss
 
 
 def clip_loss(
@@ -69,13 +84,14 @@ def clip_loss(
     radius: float,
     max_instances: int = 32,
     rng: np.random.Generator | None = None,
+    background_weight: float = 0.0,
 ) -> torch.Tensor:
     """Mean pair loss over a clip: embeddings (T, E, H, W), labels (T, H, W); T = 1 uses the frame alone."""
     rng = rng or np.random.default_rng()
     if embeddings.shape[0] == 1:
-        return pair_loss(embeddings, labels, radius, max_instances, rng)
+        return pair_loss(embeddings, labels, radius, max_instances, rng, background_weight)
     losses = [
-        pair_loss(embeddings[t - 1 : t + 1], labels[t - 1 : t + 1], radius, max_instances, rng)
+        pair_loss(embeddings[t - 1 : t + 1], labels[t - 1 : t + 1], radius, max_instances, rng, background_weight)
         for t in range(1, embeddings.shape[0])
     ]
     return torch.stack(losses).mean()

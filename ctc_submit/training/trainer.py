@@ -35,6 +35,7 @@ class TrainingConfig:
     learning_rate_drop_at: float = 0.5
     weight_decay: float = 1e-5
     max_instances: int = 32
+    background_weight: float = 1.0
     validation_frames: int = 8
     validate_every: int = 250
     checkpoint_every: int = 250
@@ -55,6 +56,7 @@ class History:
             "clip_length": config.clip_length,
             "crop_size": config.crop_size,
             "learning_rate": config.learning_rate,
+            "background_weight": config.background_weight,
             "learning_rate_drop_at_iteration": int(config.learning_rate_drop_at * config.iterations),
             "until_iteration": config.iterations,
         }
@@ -83,8 +85,9 @@ def forward_clip(network: StackedHourglass, images: torch.Tensor, bf16: bool) ->
 def clip_objective(network, images, labels, preset: Preset, config: TrainingConfig, rng) -> torch.Tensor:
     """Loss on both hourglasses, so the first one learns embeddings worth feeding the second."""
     first, second = forward_clip(network, images, config.bf16)
-    return clip_loss(first, labels, preset.r_n, config.max_instances, rng) + clip_loss(
-        second, labels, preset.r_n, config.max_instances, rng
+    return sum(
+        clip_loss(embeddings, labels, preset.r_n, config.max_instances, rng, config.background_weight)
+        for embeddings in (first, second)
     )
 
 

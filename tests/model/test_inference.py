@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from ctc_submit.model.inference import embed_sequence, load_model, save_model
+from ctc_submit.model.inference import RecurrentWindow, embed_pairs, embed_sequence, load_model, save_model
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.presets import get_preset
 
@@ -30,3 +30,22 @@ def test_embed_sequence_is_a_stream():
     stream = embed_sequence(frames, network, get_preset("DIC-C2DH-HeLa"), "cpu")
     assert next(stream).shape == (16, 256, 256)
     assert next(stream).shape == (16, 256, 256)
+
+
+def test_pairs_cover_consecutive_frames_and_restart_from_a_warm_up():
+    torch.manual_seed(2)
+    network = StackedHourglass(NetworkConfig(filters=4, levels=3)).eval().to(memory_format=torch.channels_last)
+    frames = [np.random.default_rng(i).integers(0, 255, (24, 24)).astype(np.uint8) for i in range(5)]
+    preset = get_preset("DIC-C2DH-HeLa")
+    carried = list(embed_pairs(frames, network, preset, "cpu"))
+    windowed = list(embed_pairs(frames, network, preset, "cpu", RecurrentWindow(hop=2, warmup=1)))
+    assert len(carried) == len(windowed) == 4 and carried[0].shape == (2, 16, 256, 256)
+    per_frame = list(embed_sequence(frames, network, preset, "cpu"))
+    np.testing.assert_array_equal(carried[3][1], per_frame[4])
+    np.testing.assert_array_equal(windowed[1], carried[1])  # pair (1, 2): before the first restart
+    # pair (2, 3) comes from a state restarted at frame 2 after one warm-up frame (frame 1)
+    fresh = list(embed_pairs(frames[1:4], network, preset, "cpu"))
+    np.testing.assert_array_equal(windowed[2], fresh[1])
+    assert np.abs(windowed[2] - carried[2]).max() > 1e-4
+    (single,) = embed_pairs(frames[:1], network, preset, "cpu", RecurrentWindow(hop=2, warmup=1))
+    assert single.shape == (1, 16, 256, 256)
