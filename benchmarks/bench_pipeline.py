@@ -35,11 +35,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))  # the layout and synthetic-embedding helpers of the tests
 
 from ctc_layout import copy_first_frames  # noqa: E402
-from synthetic import synthetic_sequence  # noqa: E402
+from synthetic import overlapping_pairs, synthetic_sequence  # noqa: E402
 
 from ctc_submit.evaluation import evaluate  # noqa: E402
 from ctc_submit.io import list_frames  # noqa: E402
-from ctc_submit.pipeline import track_embeddings  # noqa: E402
+from ctc_submit.pipeline import track_pairs  # noqa: E402
 from ctc_submit.presets import get_preset  # noqa: E402
 from ctc_submit.report import peak_memory_mib  # noqa: E402
 
@@ -98,9 +98,8 @@ def synthetic(arguments: argparse.Namespace, work: Path) -> dict:
         layout = work / f"{clustering}{frames}" / DATASET
         copy_first_frames(data, layout, "01", frames)
         started = time.perf_counter()
-        result = track_embeddings(
-            iter(embeddings), (512, 512), preset, layout / "01_RES", 3, clustering, jobs=os.cpu_count() or 1
-        )
+        pairs = overlapping_pairs(embeddings)
+        result = track_pairs(pairs, (512, 512), preset, layout / "01_RES", 3, clustering, jobs=os.cpu_count() or 1)
         wall = time.perf_counter() - started
         key = f"{clustering}, {frames} frames (synthetic embeddings)"
         results[key] = {

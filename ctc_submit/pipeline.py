@@ -26,7 +26,7 @@ from ctc_submit.clustering import Mode, background_embedding, cluster_pair
 from ctc_submit.io import CTCInputError, Track, digits_of, frame_index, list_frames, read_frame
 from ctc_submit.lineage import build_lineage, count_divisions, graph_from_tracks, reconcile, tracks_from_graph
 from ctc_submit.merge import merge_pairs
-from ctc_submit.model.inference import embed_sequence, resolve_device
+from ctc_submit.model.inference import RecurrentWindow, embed_pairs, resolve_device
 from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import Preset
 from ctc_submit.submission import SubmissionWriter, check_destination
@@ -96,19 +96,6 @@ def read_frames(paths: list[Path], shape: tuple[int, int]) -> Iterator[np.ndarra
             size, first = f"{image.shape[1]}x{image.shape[0]}", f"{shape[1]}x{shape[0]}"
             raise CTCInputError(f"{path}: size {size} differs from the first frame ({first})")
         yield image
-
-
-def frame_pairs(embeddings: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """Overlapping (2, E, H, W) pairs (t-1, t); a one-frame sequence gives one (1, E, H, W) stack."""
-    previous = None
-    paired = False
-    for embedding in embeddings:
-        if previous is not None:
-            yield np.stack([previous, embedding])
-            paired = True
-        previous = embedding
-    if previous is not None and not paired:
-        yield previous[None]
 
 
 def _timed_cluster_pair(pair: np.ndarray, **options) -> tuple[np.ndarray, float]:
@@ -194,8 +181,8 @@ def border_band(preset: Preset, shape: tuple[int, int]) -> tuple[float, float]:
     return rows, cols
 
 
-def track_embeddings(
-    embeddings: Iterable[np.ndarray],
+def track_pairs(
+    pairs: Iterable[np.ndarray],
     shape: tuple[int, int],
     preset: Preset,
     output_dir: Path,
@@ -208,10 +195,10 @@ def track_embeddings(
     jobs: int = 1,
     workers: int = 0,
 ) -> PipelineResult:
-    """Everything after the network: per-frame (E, 256, 256) embeddings in, result folder of ``shape`` masks out."""
+    """Everything after the network: embeddings of overlapping frame pairs (2, E, 256, 256) in (one
+    (1, E, 256, 256) stack for a one-frame video), result folder of ``shape`` masks out."""
     report = progress or (lambda phase, done, count: None)
     clock = clock or StageClock()
-    pairs = frame_pairs(embeddings)
     busy: dict[str, float] = {}
     labelled = clock.iterate(cluster_pairs(pairs, preset, clustering, jobs, workers, busy), "clustering")
     merged = []
@@ -266,14 +253,18 @@ def run_pipeline(
     progress: Progress | None = None,
     jobs: int = 1,
     workers: int = 0,
+    window: RecurrentWindow | None = None,
 ) -> PipelineResult:
-    """Segment and track ``input_dir`` (``tNNN.tif``) into the CTC result folder ``output_dir``."""
+    """Segment and track ``input_dir`` (``tNNN.tif``) into the CTC result folder ``output_dir``.
+
+    ``window`` restarts the network's recurrent state periodically (see :class:`RecurrentWindow`).
+    """
     paths = check_folders(input_dir, output_dir, overwrite)
     shape = read_frame(paths[0]).shape
     clock = StageClock()
     images = clock.iterate(read_frames(paths, shape), "read")
-    embeddings = clock.iterate(embed_sequence(images, network, preset, device), "network")
-    return track_embeddings(
-        embeddings, shape, preset, output_dir, digits_of(paths[0]),
+    pairs = clock.iterate(embed_pairs(images, network, preset, device, window), "network")
+    return track_pairs(
+        pairs, shape, preset, output_dir, digits_of(paths[0]),
         clustering, overwrite, progress, total=len(paths), clock=clock, jobs=jobs, workers=workers,
     )

@@ -35,8 +35,8 @@ def copy_first_frames(source_dataset: Path, dataset: Path, sequence: str, count:
     return images
 
 
-def save_tiny_model(path: Path, dataset: str) -> Path:
+def save_tiny_model(path: Path, dataset: str, **card) -> Path:
     """A randomly initialised network small enough to run a few frames in a second."""
     torch.manual_seed(0)
-    save_model(path, StackedHourglass(NetworkConfig(filters=4, levels=3)), {"dataset": dataset})
+    save_model(path, StackedHourglass(NetworkConfig(filters=4, levels=3)), {"dataset": dataset, **card})
     return path

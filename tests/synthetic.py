@@ -9,6 +9,7 @@ clustering and tracking stages on real shapes and motions without any network.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -55,6 +56,16 @@ def synthetic_embeddings(labels: np.ndarray, rng: np.random.Generator, noise: fl
         embeddings[:, labels == label] = label_vector(int(label))[:, None]
     embeddings += rng.normal(scale=noise, size=embeddings.shape).astype(np.float32)
     return embeddings / np.linalg.norm(embeddings, axis=0, keepdims=True)
+
+
+def overlapping_pairs(embeddings: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Per-frame embeddings as the network's ``embed_pairs`` gives them: (2, E, H, W) stacks (t-1, t),
+    or a single (1, E, H, W) stack for a one-frame sequence."""
+    embeddings = list(embeddings)
+    if len(embeddings) == 1:
+        yield embeddings[0][None]
+    for previous, current in zip(embeddings, embeddings[1:]):
+        yield np.stack([previous, current])
 
 
 def synthetic_sequence(sequence_dir: Path, frames: range, seed: int = 0, noise: float = 0.05):

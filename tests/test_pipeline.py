@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 from ctc_layout import copy_first_frames, save_tiny_model
-from synthetic import synthetic_sequence
+from synthetic import overlapping_pairs, synthetic_sequence
 
 from ctc_submit.io import CTCInputError, read_labels, read_tracks, write_mask
 from ctc_submit.model.inference import load_model
@@ -18,9 +18,8 @@ from ctc_submit.pipeline import (
     border_band,
     cluster_pairs,
     core_plan,
-    frame_pairs,
     run_pipeline,
-    track_embeddings,
+    track_pairs,
 )
 from ctc_submit.presets import get_preset
 from ctc_submit.validate import validate_result
@@ -44,14 +43,6 @@ def test_stage_time_is_exclusive_of_nested_stages():
     assert clock.seconds["outer"] == 7
 
 
-def test_frames_are_paired_with_overlap_and_a_single_frame_stands_alone():
-    frames = [np.full((1, 2, 2), value, dtype=np.float32) for value in range(3)]
-    pairs = list(frame_pairs(frames))
-    assert [pair[:, 0, 0, 0].tolist() for pair in pairs] == [[0, 1], [1, 2]]
-    (single,) = frame_pairs(frames[:1])
-    assert single.shape == (1, 1, 2, 2)
-
-
 def test_the_border_band_is_scaled_to_the_network_grid():
     assert border_band(PRESET, (512, 1024)) == (25.0, 12.5)
 
@@ -60,8 +51,8 @@ def test_synthetic_embeddings_become_a_valid_result_at_the_original_size(ctc_dat
     sequence = ctc_data / "DIC-C2DH-HeLa" / "01"
     frames = list(synthetic_sequence(sequence, range(27, 33)))
     events = []
-    result = track_embeddings(
-        (embeddings for _, embeddings in frames), (512, 512), PRESET, tmp_path / "01_RES", 3,
+    result = track_pairs(
+        overlapping_pairs(embeddings for _, embeddings in frames), (512, 512), PRESET, tmp_path / "01_RES", 3,
         progress=lambda phase, done, total: events.append((phase, done, total)), total=len(frames),
     )  # fmt: skip
     assert validate_result(tmp_path / "01_RES").ok
@@ -108,7 +99,7 @@ def test_frames_must_be_numbered_from_zero(tiny_model, three_frames):
 
 def test_pairs_clustered_in_worker_processes_come_back_in_order_and_unchanged(ctc_data):
     embeddings = [embedding for _, embedding in synthetic_sequence(ctc_data / "DIC-C2DH-HeLa" / "01", range(29, 33))]
-    pairs = list(frame_pairs(embeddings))
+    pairs = list(overlapping_pairs(embeddings))
     busy: dict[str, float] = {}
     serial = list(cluster_pairs(pairs, PRESET, "fast"))
     parallel = list(cluster_pairs(pairs, PRESET, "fast", workers=2, busy=busy))
@@ -126,7 +117,7 @@ def test_network_and_clustering_share_the_cores():
 
 def test_a_one_frame_sequence_gives_a_one_frame_result(ctc_data, tmp_path):
     ((labels, embeddings),) = synthetic_sequence(ctc_data / "DIC-C2DH-HeLa" / "01", range(40, 41))
-    result = track_embeddings(iter([embeddings]), (512, 512), PRESET, tmp_path / "01_RES", 3)
+    result = track_pairs(overlapping_pairs([embeddings]), (512, 512), PRESET, tmp_path / "01_RES", 3)
     assert validate_result(tmp_path / "01_RES").ok
     assert result.frames == 1 and all(track.begin == track.end == 0 for track in result.tracks)
     assert abs(len(result.tracks) - len(np.unique(labels[labels > 0]))) <= 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -114,7 +115,7 @@ def command(input_dir, output_dir, dataset, model_path, device, clustering, over
     Writes OUTPUT_DIR/maskNNN.tif and res_track.txt (only once complete and valid) and, beside
     OUTPUT_DIR, a JSON run report with parameters, versions, timings, counts and scores.
     """
-    from ctc_submit.model.inference import load_model, resolve_device
+    from ctc_submit.model.inference import RecurrentWindow, load_model, resolve_device
 
     started = time.perf_counter()
     try:
@@ -129,12 +130,14 @@ def command(input_dir, output_dir, dataset, model_path, device, clustering, over
     network, card = load_model(model_path, device)
     if card.get("dataset") not in (None, preset.name):
         click.echo(f"note: {model_path.name} was trained on {card['dataset']}, not {preset.name}", err=True)
+    # A model trained on short clips declares in its card how often its recurrent state must restart.
+    window = RecurrentWindow(**card["recurrent_window"]) if card.get("recurrent_window") else None
     plan = core_plan(device)
     torch.set_num_threads(plan.network_threads)
     with PhaseBars() as progress:
         result = run_pipeline(
             input_dir, output_dir, preset, network, device, clustering, overwrite, progress,
-            jobs=plan.clustering_threads, workers=plan.clustering_processes,
+            jobs=plan.clustering_threads, workers=plan.clustering_processes, window=window,
         )  # fmt: skip
     scores, score_error = None, None
     if score_result is not False and gt_dir.is_dir():
@@ -151,6 +154,7 @@ def command(input_dir, output_dir, dataset, model_path, device, clustering, over
         "parent_min_iou": MIN_PARENT_IOU,
         "parent_dilation": PARENT_DILATION,
         "upsample_smoothing": SMOOTHING,
+        "recurrent_window": dataclasses.asdict(window) if window else None,
     }
     report = build_report(
         input_dir, output_dir, preset, model_path, card, parameters, result, total, scores, score_error

@@ -51,10 +51,13 @@ def test_a_run_writes_a_valid_result_and_a_report_beside_it_with_scores(layout, 
     assert "time " in result.output and "clustering" in result.output
 
 
-def test_no_score_skips_scoring(layout, tiny_model):
-    result = invoke_on(layout, "--dataset", "DIC-HeLa", "--model", tiny_model, "--no-score")
+def test_no_score_skips_scoring_and_the_card_sets_the_recurrent_window(layout, tmp_path):
+    model = save_tiny_model(tmp_path / "windowed.pt", DATASET, recurrent_window={"hop": 2, "warmup": 1})
+    result = invoke_on(layout, "--dataset", "DIC-HeLa", "--model", model, "--no-score")
     assert result.exit_code == 0, result.output
-    assert json.loads((layout / "01_RES.run_report.json").read_text())["scores"] is None
+    report = json.loads((layout / "01_RES.run_report.json").read_text())
+    assert report["scores"] is None
+    assert report["parameters"]["recurrent_window"] == {"hop": 2, "warmup": 1}
 
 
 def assert_one_line_error(result, *fragments: str) -> None:
