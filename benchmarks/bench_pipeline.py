@@ -65,6 +65,7 @@ def summarise(report: dict) -> dict:
         "wall_s": report["process_wall_s"],
         "timings_s": report["timings_s"],
         "peak_memory_mib": report["peak_memory_mib"],
+        "peak_memory_clustering_process_mib": report["peak_memory_clustering_process_mib"],
         "counts": report["counts"],
         "scores": report["scores"],
     }

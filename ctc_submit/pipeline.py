@@ -78,6 +78,8 @@ class StageClock:
 
 @dataclass
 class PipelineResult:
+    """What a run wrote (counts, tracks) and where its time went (``seconds`` per stage, exclusive)."""
+
     frames: int
     shape: tuple[int, int]
     objects: int

@@ -38,9 +38,10 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-def peak_memory_mib() -> float:
-    """Peak resident memory of this process (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak_memory_mib(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident memory of this process, or of the largest finished child process with
+    ``resource.RUSAGE_CHILDREN`` (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(who).ru_maxrss
     return peak / (1024**2 if sys.platform == "darwin" else 1024)
 
 
@@ -68,6 +69,7 @@ def build_report(
         "timings_s": {**{stage: round(result.seconds[stage], 3) for stage in STAGES}, "total": round(total_seconds, 3)},
         "clustering_busy_s": round(result.clustering_seconds, 3),
         "peak_memory_mib": round(peak_memory_mib(), 1),
+        "peak_memory_clustering_process_mib": round(peak_memory_mib(resource.RUSAGE_CHILDREN), 1),
         "counts": {
             "frames": result.frames,
             "objects": result.objects,
