@@ -36,6 +36,19 @@ def progress_reporter(total: int, every: int):
     return report
 
 
+def parse_window(text: str) -> dict | None:
+    """``HOP,WARMUP`` -> {"hop": HOP, "warmup": WARMUP}; ``none`` -> None."""
+    if text == "none":
+        return None
+    try:
+        hop, warmup = (int(part) for part in text.split(","))
+    except ValueError:
+        raise InputError(f"--recurrent-window {text!r}: expected HOP,WARMUP (e.g. 8,2) or none") from None
+    if hop < 1 or warmup < 0:
+        raise InputError(f"--recurrent-window {text!r}: HOP must be at least 1 and WARMUP at least 0")
+    return {"hop": hop, "warmup": warmup}
+
+
 @click.command("train")
 @click.option("--dataset", required=True, help="Dataset name (sets r_N and normalisation), e.g. DIC-C2DH-HeLa.")
 @click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="CTC training folder of that dataset.")
@@ -49,6 +62,9 @@ def progress_reporter(total: int, every: int):
 @click.option("--embedding-size", default=16, show_default=True)
 @click.option("--learning-rate", default=1e-4, show_default=True, help="Adam; divided by 10 at half of the iterations.")
 @click.option("--background-weight", default=1.0, show_default=True, help="Extra weight of the background's pull term (0: the paper's loss).")
+@click.option("--recurrent-window", default="none", show_default=True,
+              help="HOP,WARMUP stored in the card: at inference restart the state every HOP frames after WARMUP frames "
+                   "(for models trained on short clips); none: carry it through the video.")
 @click.option("--max-frames", type=int, default=None, help="Use only the first N frames of each sequence (quick trials).")
 @click.option("--validation-frames", default=8, show_default=True, help="Last frames of the first sequence held out.")
 @click.option("--validate-every", default=250, show_default=True)
@@ -61,7 +77,7 @@ def progress_reporter(total: int, every: int):
 @click.option("--log-every", default=25, show_default=True)
 @user_errors
 def command(dataset, data_dir, sequences, out, iterations, clip_length, crop_size, filters, levels, embedding_size,
-            learning_rate, background_weight, max_frames, validation_frames, validate_every, checkpoint_every, seed, bf16, device, resume, threads, log_every):
+            learning_rate, background_weight, recurrent_window, max_frames, validation_frames, validate_every, checkpoint_every, seed, bf16, device, resume, threads, log_every):
     """Train a model on annotated CTC sequences (TRA markers + SEG/ST masks)."""
     if threads:
         torch.set_num_threads(threads)
@@ -90,6 +106,7 @@ def command(dataset, data_dir, sequences, out, iterations, clip_length, crop_siz
     )
     card = {
         "dataset": preset.name,
+        "recurrent_window": parse_window(recurrent_window),
         "sequences": names,
         "validation": f"last {validation_frames} frames of sequence {names[0]}" if validation_frames else "none",
         "normalization": {"sigma": 2.0, "low_percentile": preset.low_percentile,

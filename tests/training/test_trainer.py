@@ -46,15 +46,16 @@ def test_train_command_writes_model_card_curve_and_resumes(ctc_data, tmp_path):
         "--clip-length", "2", "--filters", "4", "--levels", "3", "--max-frames", "5", "--validation-frames", "2",
         "--validate-every", "2", "--checkpoint-every", "2",
     ]
-    first = CliRunner().invoke(main, [*arguments, "--iterations", "2", "--crop-size", "32"])
+    first = CliRunner().invoke(main, [*arguments, "--iterations", "2", "--crop-size", "32", "--recurrent-window", "8,2"])
     assert first.exit_code == 0, first.output
-    resumed = CliRunner().invoke(main, [*arguments, "--iterations", "4", "--crop-size", "64", "--resume"])
+    resumed = CliRunner().invoke(main, [*arguments, "--iterations", "4", "--crop-size", "64", "--recurrent-window", "8,2", "--resume"])
     assert resumed.exit_code == 0, resumed.output
     with open(out.with_name("tiny_loss.csv")) as handle:
         rows = list(csv.DictReader(handle))
     assert [int(row["iteration"]) for row in rows] == [1, 2, 3, 4]
     assert out.with_name("tiny_loss.png").stat().st_size > 1000
     card = json.loads(out.with_suffix(".json").read_text())
+    assert card["recurrent_window"] == {"hop": 8, "warmup": 2}
     assert [(phase["from_iteration"], phase["crop_size"]) for phase in card["phases"]] == [(0, 32), (2, 64)]
 
 
