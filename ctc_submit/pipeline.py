@@ -30,7 +30,7 @@ from ctc_submit.model.inference import RecurrentWindow, embed_pairs, resolve_dev
 from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import Preset
 from ctc_submit.submission import SubmissionWriter, check_destination
-from ctc_submit.upsample import upsample_labels
+from ctc_submit.upsample import largest_pieces, upsample_labels
 
 T = TypeVar("T")
 STAGES = ("read", "network", "clustering", "merge", "lineage", "upsample", "write")
@@ -214,7 +214,7 @@ def track_pairs(
         present = []
         for index, labels in enumerate(stack):
             with clock.stage("upsample"):
-                full = upsample_labels(labels, shape)
+                full = largest_pieces(upsample_labels(labels, shape))
                 present.append(set(np.unique(full).tolist()) - {0})
             with clock.stage("write"):
                 writer.write(index, full)

@@ -8,7 +8,7 @@ how many earlier frames are searched for a new track's parent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 
 @dataclass(frozen=True)
@@ -46,3 +46,16 @@ def get_preset(name: str) -> Preset:
         known = ", ".join(sorted(PRESETS))
         raise KeyError(f"unknown dataset {name!r}; known: {known}")
     return PRESETS[key]
+
+
+def tuned_preset(preset: Preset, overrides: dict) -> Preset:
+    """``preset`` with the clustering values a model card tunes for its own embeddings.
+
+    How far apart a network pushes neighbouring cells depends on the network, so a model card
+    may carry, e.g., its own spatial weight c; the table keeps the paper's values.
+    """
+    known = {field.name for field in fields(Preset)} - {"name"}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise KeyError(f"unknown preset field(s) in the model card: {', '.join(unknown)}")
+    return replace(preset, **overrides)

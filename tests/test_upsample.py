@@ -11,7 +11,7 @@ from synthetic import resize_nearest
 
 from ctc_submit.io import read_labels
 from ctc_submit.merge import overlap_ious
-from ctc_submit.upsample import upsample_labels
+from ctc_submit.upsample import largest_pieces, upsample_labels
 
 
 def whole_frame_reference(labels: np.ndarray, shape: tuple[int, int], sigma: float) -> np.ndarray:
@@ -55,3 +55,15 @@ def test_real_cells_survive_the_round_trip_through_the_network_grid(ctc_data):
     same = cells == found
     assert set(cells[same].tolist()) == set(np.unique(truth[truth > 0]).tolist())
     assert ious[same].min() > 0.9
+
+
+def test_largest_pieces_keeps_one_region_per_label():
+    labels = np.zeros((8, 8), dtype=np.uint16)
+    labels[0:3, 0:3] = 1  # 9 pixels
+    labels[6:8, 6:8] = 1  # 4 pixels, a stray piece of the same label
+    labels[4, 0:4] = 2  # one piece only
+    cleaned = largest_pieces(labels)
+    assert (cleaned[0:3, 0:3] == 1).all()
+    assert (cleaned[6:8, 6:8] == 0).all()
+    assert (cleaned == 2).sum() == 4
+    assert labels[7, 7] == 1, "the input is left as it was"

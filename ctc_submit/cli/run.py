@@ -16,7 +16,7 @@ from ctc_submit.io import CTCInputError
 from ctc_submit.lineage import MIN_PARENT_IOU, PARENT_DILATION
 from ctc_submit.merge import MIN_IOU
 from ctc_submit.pipeline import STAGES, PipelineResult, check_folders, core_plan, run_pipeline
-from ctc_submit.presets import Preset, get_preset
+from ctc_submit.presets import Preset, get_preset, tuned_preset
 from ctc_submit.report import build_report, report_path, write_report
 from ctc_submit.upsample import SMOOTHING
 
@@ -130,6 +130,10 @@ def command(input_dir, output_dir, dataset, model_path, device, clustering, over
     network, card = load_model(model_path, device)
     if card.get("dataset") not in (None, preset.name):
         click.echo(f"note: {model_path.name} was trained on {card['dataset']}, not {preset.name}", err=True)
+    try:
+        preset = tuned_preset(preset, card.get("preset_overrides", {}))
+    except KeyError as error:
+        raise InputError(f"{model_path}: {error.args[0]}") from None
     # A model trained on short clips declares in its card how often its recurrent state must restart.
     window = RecurrentWindow(**card["recurrent_window"]) if card.get("recurrent_window") else None
     plan = core_plan(device)
