@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import re
-import tracemalloc
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
+from golden_cases import GOLDEN_CASES
 
 from ctc_submit.evaluation import evaluate
 from ctc_submit.io import CTCInputError
 
-GOLDEN_CASES = [
-    "B50", "B51", "D3", "R0_perfect", "R1_missEdge_FP", "R2_merge_NS", "R3_relabel_EC",
-    "bad_declared_not_present", "bad_disconnected_label", "bad_empty_frame", "bad_end_before_begin",
-    "bad_extra_columns", "bad_extra_res_frame", "bad_float_masks", "bad_four_digits", "bad_gap",
-    "bad_gap_with_parent", "bad_int16_masks", "bad_int32_masks", "bad_label_reuse_no_parent",
-    "bad_missing_mask", "bad_missing_parent", "bad_missing_track_file", "bad_negative_parent",
-    "bad_parent_overlap", "bad_tab_sep", "bad_track_beyond_seq", "bad_trailing_blank_lines",
-    "bad_uint32_masks", "bad_uint8_masks", "bad_undeclared", "bad_wrong_size",
-    "tif_bigendian", "tif_extra_dim", "tif_imagej", "tif_lzw", "tif_packbits", "tif_zlib", "tif_zstd",
-    "ws_blank_line_middle", "ws_comment_header", "ws_leading_space", "ws_multi_spaces",
-    "ws_no_final_newline", "ws_one_blank_line", "ws_trailing_space", "ws_unsorted",
-]  # fmt: skip
 # expected.json key -> (measure, penalize_extra_detections)
 VERDICTS = {"SEG": ("SEG", True), "TRA": ("TRA", True), "DET": ("DET", True), "DET_penalize0": ("DET", False)}
 REAL_RESULTS = ["PhC-C2DL-PSC-01", "iPSC-01"]
@@ -198,22 +187,29 @@ def moving_cell(dataset: Path, frames: int) -> Path:
     return dataset
 
 
+PEAK_MEMORY_SCRIPT = """
+import sys, tracemalloc
+from ctc_submit.evaluation import evaluate
+evaluate(sys.argv[1], "01")  # imports and first-use caches are not what is measured
+tracemalloc.start()
+assert evaluate(sys.argv[1], "01") == {"SEG": 1.0, "TRA": 1.0, "DET": 1.0}
+print(tracemalloc.get_traced_memory()[1])
+"""
+
+
 def peak_memory(dataset: Path) -> int:
-    """Peak traced allocations of one evaluation, garbage collected as in a fresh process."""
-    gc.collect()
-    gc.freeze()  # the test session's many objects would otherwise delay full collections
-    tracemalloc.start()
-    try:
-        assert evaluate(dataset, "01") == {"SEG": 1.0, "TRA": 1.0, "DET": 1.0}
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-        gc.unfreeze()
+    """Peak traced allocations of one evaluation in a fresh process (the test session's own garbage
+    and caches would blur a measurement in this one)."""
+    completed = subprocess.run(
+        [sys.executable, "-c", PEAK_MEMORY_SCRIPT, str(dataset)], capture_output=True, text=True, check=True
+    )
+    return int(completed.stdout)
 
 
 def test_memory_does_not_grow_with_the_sequence(tmp_path):
-    """Frames are streamed: 8 times more frames must not mean noticeably more memory."""
-    short = moving_cell(tmp_path / "short", 10)
-    peak_memory(short)  # the first run imports modules lazily
-    short, long = peak_memory(short), peak_memory(moving_cell(tmp_path / "long", 80))
-    assert long < 1.25 * short
+    """Frames are streamed: each extra frame may add per-object bookkeeping (a few kB: graph nodes and
+    edges), never the frame itself (128 kB here)."""
+    short = peak_memory(moving_cell(tmp_path / "short", 10))
+    long = peak_memory(moving_cell(tmp_path / "long", 80))
+    frame_bytes = 256 * 256 * 2
+    assert (long - short) / 70 < frame_bytes / 10
