@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ctc_submit.validate import connected_pieces
+
 SMOOTHING = 0.75  # Gaussian sigma, in pixels of the small grid
 TRUNCATE = 4.0  # scipy's default kernel radius, in sigmas
 
@@ -62,12 +64,13 @@ def upsample_labels(labels: np.ndarray, shape: tuple[int, int], sigma: float = S
 
 
 def largest_pieces(labels: np.ndarray) -> np.ndarray:
-    """Each label reduced to its largest 4-connected piece; the other pieces become background."""
+    """Each label reduced to its largest piece, connected as the validator requires; the other pieces
+    become background."""
     result = labels.copy()
     for label, box in enumerate(ndimage.find_objects(labels), start=1):
         if box is None:
             continue
-        pieces, count = ndimage.label(labels[box] == label)
+        pieces, count = connected_pieces(labels[box] == label)
         if count < 2:
             continue
         sizes = np.bincount(pieces.ravel())

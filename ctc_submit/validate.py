@@ -180,14 +180,18 @@ def labels_present(mask: np.ndarray) -> np.ndarray:
     return values[values != 0]
 
 
+def connected_pieces(region: np.ndarray) -> tuple[np.ndarray, int]:
+    """The connected pieces of a boolean region, as one cell must be one: 8-connectivity in 2D, 26 in 3D."""
+    return ndimage.label(region, structure=np.ones((3,) * region.ndim, dtype=bool))
+
+
 def disconnected_labels(mask: np.ndarray, labels: np.ndarray) -> list[int]:
-    """Labels made of more than one connected region (8-connectivity in 2D, 26 in 3D)."""
-    structure = np.ones((3,) * mask.ndim, dtype=bool)
+    """Labels made of more than one connected region (see :func:`connected_pieces`)."""
     boxes = ndimage.find_objects(mask)
     split = []
     for label in labels:
         box = boxes[int(label) - 1]
-        _, pieces = ndimage.label(mask[box] == label, structure=structure)
+        _, pieces = connected_pieces(mask[box] == label)
         if pieces > 1:
             split.append(int(label))
     return split

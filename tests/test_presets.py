@@ -1,3 +1,5 @@
+"""The presets table: lookup by name, and the values a model card may tune."""
+
 import pytest
 
 from ctc_submit.presets import PRESETS, get_preset, tuned_preset

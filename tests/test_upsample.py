@@ -62,7 +62,9 @@ def test_largest_pieces_keeps_one_region_per_label():
     labels[0:3, 0:3] = 1  # 9 pixels
     labels[6:8, 6:8] = 1  # 4 pixels, a stray piece of the same label
     labels[4, 0:4] = 2  # one piece only
+    labels[3, 3] = 1  # touches the large piece diagonally: one region for the validator too
     cleaned = largest_pieces(labels)
+    assert cleaned[3, 3] == 1
     assert (cleaned[0:3, 0:3] == 1).all()
     assert (cleaned[6:8, 6:8] == 0).all()
     assert (cleaned == 2).sum() == 4
