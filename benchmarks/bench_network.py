@@ -3,8 +3,9 @@
     python benchmarks/bench_network.py [--model models/DIC-C2DH-HeLa.pt] [--repeats 10]
 
 Reports the shipped configuration and the paper's full one (64 filters, 7 levels), in fp32 and
-with bf16 autocast, on the CPU (and on CUDA when present). The full configuration costs about
-103 GFLOP per frame, which puts the measured times in physical perspective.
+with bf16 autocast, on the CPU (and on CUDA when present), with what ``--precision auto`` picks
+here and the CPU's capability, so that figures of different machines can be compared. The full
+configuration costs about 103 GFLOP per frame, which puts the measured times in physical perspective.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 import numpy as np
 import torch
 
+from ctc_submit.model.compute import CpuReport, autocast, resolve_precision
 from ctc_submit.model.inference import load_model
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.normalize import NETWORK_SIZE
@@ -25,10 +27,10 @@ from ctc_submit.training.data import TrainingSequence, sample_clip
 from ctc_submit.training.trainer import TrainingConfig, clip_objective
 
 
-def inference_ms(network: StackedHourglass, device: torch.device, bf16: bool, repeats: int) -> float:
+def inference_ms(network: StackedHourglass, device: torch.device, precision: str, repeats: int) -> float:
     network = network.to(device, memory_format=torch.channels_last).eval()
     frame = torch.randn(1, 1, *NETWORK_SIZE, device=device).contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+    with torch.inference_mode(), autocast(device, precision):
         state = None
         for _ in range(2):
             _, _, state = network(frame, state)
@@ -69,22 +71,33 @@ def main() -> None:
     shipped, card = load_model(arguments.model, "cpu")
     configs = {"shipped": shipped.config, "paper": NetworkConfig()}
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    results = {"threads": torch.get_num_threads(), "inference_ms_per_frame_256": {}, "training_s_per_iteration": {}}
+    results = {
+        "cpu": CpuReport.here().describe(),
+        "threads": torch.get_num_threads(),
+        "auto_precision": {device.type: resolve_precision("auto", device) for device in devices},
+        "inference_ms_per_frame_256": {},
+        "training_s_per_iteration": {},
+    }
+    print(json.dumps({key: results[key] for key in ("cpu", "threads", "auto_precision")}), flush=True)
     for name, config in configs.items():
         for device in devices:
-            for bf16 in (False, True):
-                key = f"{name} ({config.filters} filters, {config.levels} levels) {device.type} {'bf16' if bf16 else 'fp32'}"
-                results["inference_ms_per_frame_256"][key] = round(inference_ms(StackedHourglass(config), device, bf16, arguments.repeats), 1)
+            for precision in ("fp32", "bf16"):
+                key = f"{name} ({config.filters} filters, {config.levels} levels) {device.type} {precision}"
+                milliseconds = inference_ms(StackedHourglass(config), device, precision, arguments.repeats)
+                results["inference_ms_per_frame_256"][key] = round(milliseconds, 1)
                 print(key, results["inference_ms_per_frame_256"][key], "ms/frame", flush=True)
     trained = card.get("training", {})
-    shipped_training = TrainingConfig(
-        clip_length=trained.get("clip_length", 4), crop_size=trained.get("crop_size", 128), network=shipped.config
-    )
-    paper_training = TrainingConfig(clip_length=10, crop_size=256, network=NetworkConfig())
-    for name, config in (("shipped recipe", shipped_training), ("paper recipe", paper_training)):
-        key = f"{name}: {config.network.filters} filters, {config.network.levels} levels, {config.clip_length}-frame clips of {config.crop_size}^2, bf16"
-        results["training_s_per_iteration"][key] = round(training_seconds_per_iteration(config, arguments.data, 3), 2)
-        print(key, results["training_s_per_iteration"][key], "s/iteration", flush=True)
+    recipes = {
+        "shipped recipe": dict(clip_length=trained.get("clip_length", 4), crop_size=trained.get("crop_size", 128), network=shipped.config),
+        "paper recipe": dict(clip_length=10, crop_size=256, network=NetworkConfig()),
+    }
+    for name, recipe in recipes.items():
+        for precision in ("fp32", "bf16"):
+            config = TrainingConfig(precision=precision, **recipe)
+            network = config.network
+            key = f"{name}: {network.filters} filters, {network.levels} levels, {config.clip_length}-frame clips of {config.crop_size}^2, {precision}"
+            results["training_s_per_iteration"][key] = round(training_seconds_per_iteration(config, arguments.data, 3), 2)
+            print(key, results["training_s_per_iteration"][key], "s/iteration", flush=True)
     print(json.dumps(results, indent=2))
 
 

@@ -39,6 +39,7 @@ from synthetic import overlapping_pairs, synthetic_sequence  # noqa: E402
 
 from ctc_submit.evaluation import evaluate  # noqa: E402
 from ctc_submit.io import list_frames  # noqa: E402
+from ctc_submit.model.compute import CpuReport  # noqa: E402
 from ctc_submit.pipeline import track_pairs  # noqa: E402
 from ctc_submit.presets import get_preset  # noqa: E402
 from ctc_submit.report import peak_memory_mib  # noqa: E402
@@ -46,11 +47,11 @@ from ctc_submit.report import peak_memory_mib  # noqa: E402
 DATASET = "DIC-C2DH-HeLa"
 
 
-def run_command(sequence: Path, output: Path, model: str, clustering: str, device: str) -> dict:
+def run_command(sequence: Path, output: Path, model: str, clustering: str, device: str, precision: str) -> dict:
     """``ctc-submit run`` in a fresh process; returns its run report."""
     command = [
         Path(sys.executable).with_name("ctc-submit"), "run", sequence, output, "--dataset", DATASET,
-        "--model", model, "--clustering", clustering, "--device", device, "--overwrite",
+        "--model", model, "--clustering", clustering, "--device", device, "--precision", precision, "--overwrite",
     ]  # fmt: skip
     started = time.perf_counter()
     subprocess.run([str(part) for part in command], check=True, stderr=subprocess.DEVNULL)
@@ -66,6 +67,7 @@ def summarise(report: dict) -> dict:
         "timings_s": report["timings_s"],
         "peak_memory_mib": report["peak_memory_mib"],
         "peak_memory_clustering_process_mib": report["peak_memory_clustering_process_mib"],
+        "compute": {key: report["parameters"][key] for key in ("cpu", "device", "precision", "network_threads", "clustering_processes")},
         "counts": report["counts"],
         "scores": report["scores"],
     }
@@ -75,14 +77,16 @@ def with_model(arguments: argparse.Namespace, work: Path) -> dict:
     data = Path(arguments.data)
     results = {}
     results["fast, whole sequence"] = summarise(
-        run_command(data / "01", work / "whole" / "01_RES", arguments.model, "fast", arguments.device)
+        run_command(data / "01", work / "whole" / "01_RES", arguments.model, "fast", arguments.device, arguments.precision)
     )
     print(json.dumps(results, indent=2), flush=True)
+    if not arguments.exact_frames:
+        return results
     first = work / "first" / DATASET
     copy_first_frames(data, first, "01", arguments.exact_frames)
     for clustering in ("fast", "exact"):
         key = f"{clustering}, first {arguments.exact_frames} frames"
-        report = run_command(first / "01", first / "01_RES", arguments.model, clustering, arguments.device)
+        report = run_command(first / "01", first / "01_RES", arguments.model, clustering, arguments.device, arguments.precision)
         results[key] = summarise(report)
         print(json.dumps({key: results[key]}, indent=2), flush=True)
     return results
@@ -119,8 +123,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(REPO_ROOT / "models" / f"{DATASET}.pt"))
     parser.add_argument("--data", default=str(REPO_ROOT.parent / "shared" / "ctc-data" / DATASET))
-    parser.add_argument("--exact-frames", type=int, default=20)
+    parser.add_argument("--exact-frames", type=int, default=20, help="0: skip the fast/exact comparison")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     parser.add_argument("--synthetic", action="store_true", help="No network: synthetic embeddings of silver truth.")
     parser.add_argument("--json", help="Also write the results to this file.")
     arguments = parser.parse_args()
@@ -129,6 +134,7 @@ def main() -> None:
         results = (synthetic if arguments.synthetic else with_model)(arguments, Path(folder))
     results["machine"] = {
         "cpus": os.cpu_count(),
+        "cpu": CpuReport.here().describe(),
         "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "numpy": np.__version__,
     }

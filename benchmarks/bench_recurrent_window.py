@@ -22,7 +22,7 @@ import torch
 
 from ctc_submit.io import list_frames, read_frame
 from ctc_submit.model.inference import RecurrentWindow, embed_pairs, load_model
-from ctc_submit.normalize import NETWORK_SIZE
+from ctc_submit.normalize import NETWORK_SIZE, normalize_frames
 from ctc_submit.presets import get_preset
 from ctc_submit.training.augment import OutputGrid, resample_labels
 from ctc_submit.training.data import load_training_labels
@@ -46,7 +46,7 @@ def main() -> None:
     network, card = load_model(arguments.model, "cpu")
     preset = get_preset(card["dataset"])
     paths = list_frames(Path(arguments.data) / arguments.sequence)
-    frames = [read_frame(path) for path in paths]
+    frames = list(normalize_frames((read_frame(path) for path in paths), preset))
     digits = len(paths[0].stem) - 1
     labels = load_training_labels(Path(arguments.data), arguments.sequence, len(frames), digits)
     reference = OutputGrid(NETWORK_SIZE, NETWORK_SIZE, (0, 0)).reference(labels.shape[1:])
@@ -55,7 +55,7 @@ def main() -> None:
     for text in arguments.windows:
         started = time.perf_counter()
         losses = []
-        for index, pair in enumerate(embed_pairs(frames, network, preset, "cpu", parse_window(text)), start=1):
+        for index, pair in enumerate(embed_pairs(frames, network, "cpu", parse_window(text)), start=1):
             if index % 4 == 0:
                 pair_labels = labels[index - 1 : index + 1]
                 losses.append(clip_loss(torch.from_numpy(pair), pair_labels, preset.r_n, 32, np.random.default_rng(0)).item())

@@ -7,12 +7,14 @@ is what links the frames; the pairs are then chained by :mod:`ctc_submit.merge`.
 
 from __future__ import annotations
 
+from time import perf_counter
 from typing import Literal
 
 import hdbscan
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
+from threadpoolctl import threadpool_limits
 
 Mode = Literal["fast", "exact"]
 
@@ -129,3 +131,16 @@ def cluster_pair(
             _, nearest = cKDTree(points).query(_points(embeddings, mask, c), workers=jobs)
             labels[mask] = ids[nearest]
     return split_components(labels, m_pts / 2)
+
+
+def limit_worker_threads(threads: int) -> None:
+    """Initialiser of a clustering process: its BLAS and OpenMP pools get ``threads`` threads,
+    so processes side by side with the network never oversubscribe the cores."""
+    threadpool_limits(threads)
+
+
+def timed_cluster_pair(embeddings: np.ndarray, **options) -> tuple[np.ndarray, float]:
+    """:func:`cluster_pair` and the seconds it took; lives here so a worker process imports no torch."""
+    started = perf_counter()
+    labels = cluster_pair(embeddings, **options)
+    return labels, perf_counter() - started

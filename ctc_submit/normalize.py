@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Iterable, Iterator
+
 import numpy as np
 from scipy import ndimage
+
+from ctc_submit.presets import Preset
 
 NETWORK_SIZE = (256, 256)
 
@@ -45,3 +49,9 @@ def normalize_frame(
 ) -> np.ndarray:
     """A raw frame as the network sees it: smoothed, robustly scaled to [-1, 1], resized."""
     return resize_linear(smooth_and_scale(image, low_percentile, high_percentile, sigma), size)
+
+
+def normalize_frames(images: Iterable[np.ndarray], preset: Preset) -> Iterator[np.ndarray]:
+    """Raw frames in, network inputs (256, 256) float32 out, with the preset's percentiles."""
+    for image in images:
+        yield normalize_frame(image, preset.low_percentile, preset.high_percentile)

@@ -11,6 +11,8 @@ import functools
 import itertools
 import multiprocessing
 import os
+import queue
+import threading
 from collections import defaultdict, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -21,13 +23,15 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
-from ctc_submit.clustering import Mode, background_embedding, cluster_pair
+from ctc_submit.clustering import Mode, background_embedding, limit_worker_threads, timed_cluster_pair
 from ctc_submit.io import CTCInputError, Track, digits_of, frame_index, list_frames, read_frame
 from ctc_submit.lineage import build_lineage, count_divisions, graph_from_tracks, reconcile, tracks_from_graph
 from ctc_submit.merge import merge_pairs
-from ctc_submit.model.inference import RecurrentWindow, embed_pairs, resolve_device
-from ctc_submit.normalize import NETWORK_SIZE
+from ctc_submit.model.compute import Precision, resolve_device
+from ctc_submit.model.inference import RecurrentWindow, embed_pairs
+from ctc_submit.normalize import NETWORK_SIZE, normalize_frames
 from ctc_submit.presets import Preset
 from ctc_submit.submission import SubmissionWriter, check_destination
 from ctc_submit.upsample import largest_pieces, upsample_labels
@@ -100,10 +104,45 @@ def read_frames(paths: list[Path], shape: tuple[int, int]) -> Iterator[np.ndarra
         yield image
 
 
-def _timed_cluster_pair(pair: np.ndarray, **options) -> tuple[np.ndarray, float]:
-    started = perf_counter()
-    labels = cluster_pair(pair, **options)
-    return labels, perf_counter() - started
+def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """``items`` produced ahead in a background thread, at most ``depth`` waiting.
+
+    Reading and normalising the next frames (I/O and numpy, which release the GIL) then overlap
+    the network instead of stalling it, which matters most on a GPU. An error in the producer is
+    raised here, at the item it concerns.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put((done, None))
+        except BaseException as error:  # handed to the consumer, raised there
+            buffer.put((done, error))
+
+    producer = threading.Thread(target=produce, name="prefetch", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        producer.join()
 
 
 def cluster_pairs(
@@ -128,7 +167,7 @@ def cluster_pairs(
     busy = busy if busy is not None else {}
     busy.setdefault("clustering", 0.0)
     cluster = functools.partial(
-        _timed_cluster_pair,
+        timed_cluster_pair,
         background=background_embedding(first), m_pts=preset.m_pts, c=preset.c, mode=mode, jobs=jobs,
     )  # fmt: skip
     if workers == 0:
@@ -137,7 +176,8 @@ def cluster_pairs(
             busy["clustering"] += seconds
             yield labels
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, context, initializer=limit_worker_threads, initargs=(jobs,)) as pool:
         pending: deque[Future] = deque()
         for pair in itertools.chain([first], pairs):
             pending.append(pool.submit(cluster, pair))
@@ -160,16 +200,29 @@ class CorePlan:
     clustering_processes: int
     clustering_threads: int
 
+    def apply(self) -> None:
+        """Give this process (network, merge, lineage) its threads: torch's and those of numpy's
+        BLAS and OpenMP pools; the clustering processes limit their own when they start."""
+        torch.set_num_threads(self.network_threads)
+        threadpool_limits(self.network_threads)
+
+
+def available_cores() -> int:
+    """Cores this process may run on (a container's or ``taskset``'s limit, not the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
 
 def core_plan(device: str, cores: int | None = None) -> CorePlan:
     """Network and clustering side by side, each on its own cores.
 
-    On a 2-core machine with another busy process, torch with 2 threads ran 10x slower than with
-    one (its threads spin waiting for each other), while one network thread next to one
-    clustering process keeps both cores busy. A GPU leaves the cores to clustering.
+    On 2 cores one network thread beside one clustering process is fastest (benchmarks/
+    bench_cores.py): torch with 2 threads next to a busy clustering process ran slower, its
+    threads spinning while they wait for each other. A GPU leaves the cores to clustering.
     """
-    cores = cores or os.cpu_count() or 1
-    if resolve_device(device).type == "cuda":
+    cores = cores or available_cores()
+    if resolve_device(device).type != "cpu":
         return CorePlan(1, max(1, cores - 1), 1)
     if cores == 1:
         return CorePlan(1, 0, 1)
@@ -256,16 +309,19 @@ def run_pipeline(
     jobs: int = 1,
     workers: int = 0,
     window: RecurrentWindow | None = None,
+    precision: Precision = "auto",
 ) -> PipelineResult:
     """Segment and track ``input_dir`` (``tNNN.tif``) into the CTC result folder ``output_dir``.
 
     ``window`` restarts the network's recurrent state periodically (see :class:`RecurrentWindow`).
+    Frames are read and normalised ahead in a thread: the "read" stage is the time the network
+    waited for them.
     """
     paths = check_folders(input_dir, output_dir, overwrite)
     shape = read_frame(paths[0]).shape
     clock = StageClock()
-    images = clock.iterate(read_frames(paths, shape), "read")
-    pairs = clock.iterate(embed_pairs(images, network, preset, device, window), "network")
+    frames = clock.iterate(prefetched(normalize_frames(read_frames(paths, shape), preset)), "read")
+    pairs = clock.iterate(embed_pairs(frames, network, device, window, precision), "network")
     return track_pairs(
         pairs, shape, preset, output_dir, digits_of(paths[0]),
         clustering, overwrite, progress, total=len(paths), clock=clock, jobs=jobs, workers=workers,

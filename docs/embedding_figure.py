@@ -19,7 +19,7 @@ import numpy as np
 
 from ctc_submit.io import list_frames, read_frame
 from ctc_submit.model.inference import embed_sequence, load_model
-from ctc_submit.normalize import NETWORK_SIZE, resize_linear
+from ctc_submit.normalize import NETWORK_SIZE, normalize_frames, resize_linear
 from ctc_submit.presets import get_preset
 
 
@@ -32,7 +32,8 @@ def main() -> None:
     arguments = parser.parse_args()
     network, card = load_model(arguments.model, "cpu")
     frames = list_frames(arguments.sequence)[: arguments.frame + 1]
-    stream = embed_sequence((read_frame(path) for path in frames), network, get_preset(card["dataset"]), "cpu")
+    inputs = normalize_frames((read_frame(path) for path in frames), get_preset(card["dataset"]))
+    stream = embed_sequence(inputs, network, "cpu")
     embeddings = next(itertools.islice(stream, arguments.frame, None))
     channels = np.argsort(embeddings.reshape(len(embeddings), -1).std(axis=1))[-3:][::-1]
     rgb = np.clip((embeddings[channels].transpose(1, 2, 0) + 1) / 2, 0, 1)

@@ -18,6 +18,7 @@ from ctc_submit.pipeline import (
     border_band,
     cluster_pairs,
     core_plan,
+    prefetched,
     run_pipeline,
     track_pairs,
 )
@@ -121,3 +122,36 @@ def test_a_one_frame_sequence_gives_a_one_frame_result(ctc_data, tmp_path):
     assert validate_result(tmp_path / "01_RES").ok
     assert result.frames == 1 and all(track.begin == track.end == 0 for track in result.tracks)
     assert abs(len(result.tracks) - len(np.unique(labels[labels > 0]))) <= 1
+
+
+def test_prefetched_keeps_the_order_and_raises_the_producers_error_where_it_happened():
+    assert list(prefetched(iter(range(7)), depth=2)) == list(range(7))
+
+    def failing():
+        yield 1
+        raise CTCInputError("frame 2 is broken")
+
+    stream = prefetched(failing())
+    assert next(stream) == 1
+    with pytest.raises(CTCInputError, match="frame 2"):
+        next(stream)
+
+
+def test_a_prefetch_abandoned_early_stops_its_producer():
+    produced = []
+
+    def source():
+        for item in range(100):
+            produced.append(item)
+            yield item
+
+    stream = prefetched(source(), depth=1)
+    assert next(stream) == 0
+    stream.close()
+    assert len(produced) <= 3
+
+
+def test_core_plans_leave_no_core_idle_and_none_oversubscribed():
+    for cores in range(1, 17):
+        plan = core_plan("cpu", cores=cores)
+        assert plan.network_threads + plan.clustering_processes * plan.clustering_threads == cores or cores == 1

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import click
-import torch
 
 from ctc_submit.cli.errors import InputError, user_errors
+from ctc_submit.cli.options import device_option, precision_option
 from ctc_submit.clustering import subsampling_step
 from ctc_submit.io import CTCInputError
 from ctc_submit.lineage import MIN_PARENT_IOU, PARENT_DILATION
@@ -98,7 +98,8 @@ def summary(
 @click.option(
     "--model", "model_path", type=click.Path(path_type=Path), help="Model file [default: models/<DATASET>.pt]."
 )
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@device_option
+@precision_option
 @click.option(
     "--clustering", type=click.Choice(["fast", "exact"]), default="fast", show_default=True,
     help="fast: HDBSCAN on a pixel grid subsample; exact: on every foreground pixel (slow reference).",
@@ -109,13 +110,14 @@ def summary(
     help="Score against SEQ_GT beside INPUT_DIR [default: when it exists]; --score requires it.",
 )
 @user_errors
-def command(input_dir, output_dir, dataset, model_path, device, clustering, overwrite, score_result):
+def command(input_dir, output_dir, dataset, model_path, device, precision, clustering, overwrite, score_result):
     """Segment and track INPUT_DIR (tNNN.tif) into the CTC result folder OUTPUT_DIR.
 
     Writes OUTPUT_DIR/maskNNN.tif and res_track.txt (only once complete and valid) and, beside
     OUTPUT_DIR, a JSON run report with parameters, versions, timings, counts and scores.
     """
-    from ctc_submit.model.inference import RecurrentWindow, load_model, resolve_device
+    from ctc_submit.model.compute import CpuReport, resolve_device, resolve_precision
+    from ctc_submit.model.inference import RecurrentWindow, load_model
 
     started = time.perf_counter()
     try:
@@ -137,11 +139,12 @@ def command(input_dir, output_dir, dataset, model_path, device, clustering, over
     # A model trained on short clips declares in its card how often its recurrent state must restart.
     window = RecurrentWindow(**card["recurrent_window"]) if card.get("recurrent_window") else None
     plan = core_plan(device)
-    torch.set_num_threads(plan.network_threads)
+    plan.apply()
+    chosen = resolve_precision(precision, resolve_device(device))
     with PhaseBars() as progress:
         result = run_pipeline(
             input_dir, output_dir, preset, network, device, clustering, overwrite, progress,
-            jobs=plan.clustering_threads, workers=plan.clustering_processes, window=window,
+            jobs=plan.clustering_threads, workers=plan.clustering_processes, window=window, precision=chosen,
         )  # fmt: skip
     scores, score_error = None, None
     if score_result is not False and gt_dir.is_dir():
@@ -151,6 +154,9 @@ def command(input_dir, output_dir, dataset, model_path, device, clustering, over
         "clustering": clustering,
         "subsampling_step": subsampling_step(preset.m_pts) if clustering == "fast" else 1,
         "device": str(resolve_device(device)),
+        "precision": chosen,
+        "precision_asked": precision,
+        "cpu": CpuReport.here().describe(),
         "network_threads": plan.network_threads,
         "clustering_processes": plan.clustering_processes,
         "clustering_threads": plan.clustering_threads,

@@ -9,6 +9,8 @@ import click
 import torch
 
 from ctc_submit.cli.errors import InputError, user_errors
+from ctc_submit.cli.options import device_option, precision_option
+from ctc_submit.model.compute import resolve_device, resolve_precision
 from ctc_submit.model.network import NetworkConfig
 from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import get_preset
@@ -70,14 +72,14 @@ def parse_window(text: str) -> dict | None:
 @click.option("--validate-every", default=250, show_default=True)
 @click.option("--checkpoint-every", default=250, show_default=True)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--bf16/--fp32", default=True, show_default=True, help="bf16 autocast (fast on recent CPUs and GPUs).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@precision_option
+@device_option
 @click.option("--resume", is_flag=True, help="Continue from OUT's checkpoint (.ckpt).")
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores; 1 is faster on a busy machine).")
 @click.option("--log-every", default=25, show_default=True)
 @user_errors
 def command(dataset, data_dir, sequences, out, iterations, clip_length, crop_size, filters, levels, embedding_size,
-            learning_rate, background_weight, recurrent_window, max_frames, validation_frames, validate_every, checkpoint_every, seed, bf16, device, resume, threads, log_every):
+            learning_rate, background_weight, recurrent_window, max_frames, validation_frames, validate_every, checkpoint_every, seed, precision, device, resume, threads, log_every):
     """Train a model on annotated CTC sequences (TRA markers + SEG/ST masks)."""
     if threads:
         torch.set_num_threads(threads)
@@ -102,7 +104,7 @@ def command(dataset, data_dir, sequences, out, iterations, clip_length, crop_siz
     config = TrainingConfig(
         iterations=iterations, clip_length=clip_length, crop_size=crop_size, learning_rate=learning_rate,
         validation_frames=validation_frames, validate_every=validate_every, checkpoint_every=checkpoint_every,
-        seed=seed, bf16=bf16, network=network, background_weight=background_weight,
+        seed=seed, precision=resolve_precision(precision, resolve_device(device)), network=network, background_weight=background_weight,
     )
     card = {
         "dataset": preset.name,

@@ -17,7 +17,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ctc_submit.model.inference import autocast_for, resolve_device, save_model
+from ctc_submit.model.compute import autocast, resolve_device, resolve_precision
+from ctc_submit.model.inference import save_model
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import Preset
@@ -40,7 +41,7 @@ class TrainingConfig:
     validate_every: int = 250
     checkpoint_every: int = 250
     seed: int = 0
-    bf16: bool = True
+    precision: str = "fp32"  # resolved: fp32, bf16 or fp16
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
 
@@ -70,11 +71,11 @@ class History:
             writer.writerows(self.rows)
 
 
-def forward_clip(network: StackedHourglass, images: torch.Tensor, bf16: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def forward_clip(network: StackedHourglass, images: torch.Tensor, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Run a clip (T, 1, H, W) through time; returns both hourglasses' embeddings (T, E, H, W)."""
     state = None
     first, second = [], []
-    with autocast_for(images.device) if bf16 else torch.autocast(images.device.type, enabled=False):
+    with autocast(images.device, precision):
         for frame in images:
             a, b, state = network(frame[None].contiguous(memory_format=torch.channels_last), state)
             first.append(a)
@@ -84,7 +85,7 @@ def forward_clip(network: StackedHourglass, images: torch.Tensor, bf16: bool) ->
 
 def clip_objective(network, images, labels, preset: Preset, config: TrainingConfig, rng) -> torch.Tensor:
     """Loss on both hourglasses, so the first one learns embeddings worth feeding the second."""
-    first, second = forward_clip(network, images, config.bf16)
+    first, second = forward_clip(network, images, config.precision)
     return sum(
         clip_loss(embeddings, labels, preset.r_n, config.max_instances, rng, config.background_weight)
         for embeddings in (first, second)
