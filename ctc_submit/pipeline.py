@@ -11,25 +11,28 @@ import functools
 import itertools
 import multiprocessing
 import os
+import signal
+import threading
 from collections import defaultdict, deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import resource_tracker
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
 
 from ctc_submit.clustering import Mode, background_embedding, cluster_pair
-from ctc_submit.io import CTCInputError, Track, digits_of, frame_index, list_frames, read_frame
+from ctc_submit.io import CTCInputError, Track, digits_of, frame_index, frame_layout, list_frames, read_frame
 from ctc_submit.lineage import build_lineage, count_divisions, graph_from_tracks, reconcile, tracks_from_graph
 from ctc_submit.merge import merge_pairs
 from ctc_submit.model.inference import RecurrentWindow, embed_pairs, resolve_device
 from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import Preset
-from ctc_submit.submission import SubmissionWriter, check_destination
+from ctc_submit.submission import SubmissionWriter, check_destination, check_room, sequence_folders
 from ctc_submit.upsample import largest_pieces, upsample_labels
 
 T = TypeVar("T")
@@ -90,14 +93,66 @@ class PipelineResult:
     clustering_seconds: float = 0.0  # spent clustering, in worker processes or not; overlaps the network
 
 
+def _check_size(path: Path, size: tuple[int, ...], shape: tuple[int, int]) -> None:
+    if size != shape:
+        raise CTCInputError(f"{path}: size {size[1]}x{size[0]} differs from the first frame ({shape[1]}x{shape[0]})")
+
+
+def check_frames(paths: list[Path]) -> tuple[int, int]:
+    """Every frame's header (readable, 2D, one size) and every float frame's values, before any work:
+    a corrupt last frame must not be found after minutes of work. Returns the frame size."""
+    shape = frame_layout(paths[0]).shape
+    for path in paths:
+        layout = frame_layout(path)
+        _check_size(path, layout.shape, shape)
+        if layout.dtype.kind == "f":
+            read_frame(path)
+    return shape
+
+
 def read_frames(paths: list[Path], shape: tuple[int, int]) -> Iterator[np.ndarray]:
     """Frames in order; all must have ``shape`` (one result size per sequence)."""
     for path in paths:
         image = read_frame(path)
-        if image.shape != shape:
-            size, first = f"{image.shape[1]}x{image.shape[0]}", f"{shape[1]}x{shape[0]}"
-            raise CTCInputError(f"{path}: size {size} differs from the first frame ({first})")
+        _check_size(path, image.shape, shape)
         yield image
+
+
+def _ignore_interrupts() -> None:
+    """Ctrl-C reaches every process of the terminal; the main process alone handles it and stops the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's semaphore tracker immune to hang-ups (it inherits an ignored SIGHUP).
+
+    A closed terminal sends SIGHUP to every process of the run; a tracker killed by it would be
+    restarted, empty, while this process cleans up, and print a traceback per semaphore.
+    """
+    if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
+        resource_tracker.ensure_running()
+        return
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+@contextmanager
+def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """Clustering processes that end with the block: on an error or interruption they are killed at
+    once (a clean shutdown would first finish every queued pair), so no child outlives the run."""
+    _start_resource_tracker()
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts)
+    try:
+        yield pool
+    except BaseException:
+        for process in list(pool._processes.values()):  # no public way before Python 3.14
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _timed_cluster_pair(pair: np.ndarray, **options) -> tuple[np.ndarray, float]:
@@ -137,7 +192,7 @@ def cluster_pairs(
             busy["clustering"] += seconds
             yield labels
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with worker_pool(workers) as pool:
         pending: deque[Future] = deque()
         for pair in itertools.chain([first], pairs):
             pending.append(pool.submit(cluster, pair))
@@ -196,9 +251,11 @@ def track_pairs(
     clock: StageClock | None = None,
     jobs: int = 1,
     workers: int = 0,
+    protected: Sequence[Path] = (),
 ) -> PipelineResult:
     """Everything after the network: embeddings of overlapping frame pairs (2, E, 256, 256) in (one
-    (1, E, 256, 256) stack for a one-frame video), result folder of ``shape`` masks out."""
+    (1, E, 256, 256) stack for a one-frame video), result folder of ``shape`` masks out; the
+    ``protected`` folders (the inputs) are never written or replaced."""
     report = progress or (lambda phase, done, count: None)
     clock = clock or StageClock()
     busy: dict[str, float] = {}
@@ -210,7 +267,7 @@ def track_pairs(
     with clock.stage("lineage"):
         stack, tracks = build_lineage(np.stack(merged), preset.parent_window, border_band(preset, shape))
     del merged
-    with SubmissionWriter(Path(output_dir), digits, overwrite) as writer:
+    with SubmissionWriter(Path(output_dir), digits, overwrite, protected) as writer:
         present = []
         for index, labels in enumerate(stack):
             with clock.stage("upsample"):
@@ -235,13 +292,16 @@ def track_pairs(
     )  # fmt: skip
 
 
-def check_folders(input_dir: Path, output_dir: Path, overwrite: bool) -> list[Path]:
-    """The input frames, numbered from 0, and a usable destination: checked before any heavy work."""
+def check_folders(input_dir: Path, output_dir: Path, overwrite: bool) -> tuple[list[Path], tuple[int, int]]:
+    """The input frames (numbered from 0, sound headers) and their size, and a destination apart from
+    the inputs that can be written and has room for the masks: checked before any heavy work."""
     paths = list_frames(Path(input_dir))
     if frame_index(paths[0]) != 0:
         raise CTCInputError(f"{input_dir}: frames must be numbered from 0 (first is {paths[0].name})")
-    check_destination(Path(output_dir), overwrite)
-    return paths
+    check_destination(Path(output_dir), overwrite, sequence_folders(input_dir))
+    shape = check_frames(paths)
+    check_room(Path(output_dir), len(paths), shape)
+    return paths, shape
 
 
 def run_pipeline(
@@ -261,12 +321,12 @@ def run_pipeline(
 
     ``window`` restarts the network's recurrent state periodically (see :class:`RecurrentWindow`).
     """
-    paths = check_folders(input_dir, output_dir, overwrite)
-    shape = read_frame(paths[0]).shape
+    paths, shape = check_folders(input_dir, output_dir, overwrite)
     clock = StageClock()
     images = clock.iterate(read_frames(paths, shape), "read")
     pairs = clock.iterate(embed_pairs(images, network, preset, device, window), "network")
     return track_pairs(
         pairs, shape, preset, output_dir, digits_of(paths[0]),
         clustering, overwrite, progress, total=len(paths), clock=clock, jobs=jobs, workers=workers,
+        protected=sequence_folders(input_dir),
     )

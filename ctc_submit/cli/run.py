@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import torch
 
-from ctc_submit.cli.errors import InputError, user_errors
+from ctc_submit.cli.errors import InputError, interruptible, user_errors
 from ctc_submit.clustering import subsampling_step
 from ctc_submit.io import CTCInputError
 from ctc_submit.lineage import MIN_PARENT_IOU, PARENT_DILATION
@@ -109,6 +109,7 @@ def summary(
     help="Score against SEQ_GT beside INPUT_DIR [default: when it exists]; --score requires it.",
 )
 @user_errors
+@interruptible
 def command(input_dir, output_dir, dataset, model_path, device, clustering, overwrite, score_result):
     """Segment and track INPUT_DIR (tNNN.tif) into the CTC result folder OUTPUT_DIR.
 
