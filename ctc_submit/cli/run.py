@@ -131,10 +131,7 @@ def command(input_dir, output_dir, dataset, model_path, device, clustering, over
     network, card = load_model(model_path, device)
     if card.get("dataset") not in (None, preset.name):
         click.echo(f"note: {model_path.name} was trained on {card['dataset']}, not {preset.name}", err=True)
-    try:
-        preset = tuned_preset(preset, card.get("preset_overrides", {}))
-    except KeyError as error:
-        raise InputError(f"{model_path}: {error.args[0]}") from None
+    preset = tuned_preset(preset, card.get("preset_overrides", {}))  # checked by load_model
     # A model trained on short clips declares in its card how often its recurrent state must restart.
     window = RecurrentWindow(**card["recurrent_window"]) if card.get("recurrent_window") else None
     plan = core_plan(device)
