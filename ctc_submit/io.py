@@ -13,7 +13,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import tifffile
@@ -243,6 +243,18 @@ def write_mask(path: Path, labels: np.ndarray) -> None:
     partial = path.with_name(path.name + ".part")
     tifffile.imwrite(partial, labels.astype(np.uint16), compression="zlib", photometric="minisblack", metadata=None)
     os.replace(partial, path)
+
+
+def write_atomically(path: Path, save: Callable[[Path], None]) -> None:
+    """Write through a hidden temporary file renamed into place: never a half-written file, not even
+    the temporary one, whatever fails."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        save(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def parse_tracks(text: str, source: str = "res_track.txt") -> list[Track]:
