@@ -103,15 +103,18 @@ def cluster_pair(
     c: float,
     mode: Mode = "fast",
     jobs: int = 1,
+    without_image: tuple[bool, ...] = (),
 ) -> np.ndarray:
     """Instance labels (k, H, W) int32 of ``(k, E, H, W)`` embeddings of k consecutive frames (k = 2, or 1).
 
     ``exact`` clusters every foreground pixel; ``fast`` clusters a grid subsample with m_pts scaled
     to the subsample and gives every other foreground pixel the label of its nearest clustered
-    point in the same feature space (noise stays noise).
+    point in the same feature space (noise stays noise). Frames flagged in ``without_image`` (blank)
+    have no foreground: there the network's output is only its memory of earlier frames.
     """
     embedding_size = embeddings.shape[1]
     mask = foreground(embeddings, background)
+    mask[np.asarray(without_image, dtype=bool).nonzero()] = False
     step = subsampling_step(m_pts) if mode == "fast" else 1
     labels = np.zeros(mask.shape, dtype=np.int32)
     if step == 1:

@@ -7,7 +7,6 @@ are written one at a time into the submission folder.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import multiprocessing
 import os
@@ -91,6 +90,7 @@ class PipelineResult:
     seconds: dict[str, float]
     warnings: list[str] = field(default_factory=list)
     clustering_seconds: float = 0.0  # spent clustering, in worker processes or not; overlaps the network
+    input_warnings: list[str] = field(default_factory=list)  # about the frames, e.g. blank ones
 
 
 def _check_size(path: Path, size: tuple[int, ...], shape: tuple[int, int]) -> None:
@@ -161,6 +161,14 @@ def _timed_cluster_pair(pair: np.ndarray, **options) -> tuple[np.ndarray, float]
     return labels, perf_counter() - started
 
 
+def noting_blank_frames(images: Iterable[np.ndarray], blank: list[bool]) -> Iterator[np.ndarray]:
+    """Frames passed through, each noted in ``blank`` as holding a single value or not: such a frame
+    has no image (a dropped frame, a closed shutter), so nothing may be found in it."""
+    for image in images:
+        blank.append(bool(image.min() == image.max()))
+        yield image
+
+
 def cluster_pairs(
     pairs: Iterable[np.ndarray],
     preset: Preset,
@@ -168,34 +176,54 @@ def cluster_pairs(
     jobs: int = 1,
     workers: int = 0,
     busy: dict[str, float] | None = None,
+    blank: Sequence[bool] = (),
 ) -> Iterator[np.ndarray]:
-    """Label stacks of the pairs, in order; the background embedding is estimated once, on the first pair.
+    """Label stacks of the pairs, in order; the background embedding is estimated once, on the first
+    pair's frames that have an image.
 
-    With ``workers`` = 0 each pair is clustered here, when it is needed; otherwise in that many
-    processes (HDBSCAN holds the GIL), side by side with this process producing the next
-    embeddings, with at most two pairs per worker waiting. The time spent clustering, wherever
-    it ran, is added to ``busy["clustering"]``.
+    Frames noted in ``blank`` (filled as the frames are read, so known when their pair comes) get
+    no objects: the recurrent network's output for a blank frame is its memory of the cells of the
+    frames before, which would otherwise be found again as ghosts. With ``workers`` = 0 each pair
+    is clustered here, when it is needed; otherwise in that many processes (HDBSCAN holds the GIL),
+    side by side with this process producing the next embeddings, with at most two pairs per worker
+    waiting. The time spent clustering, wherever it ran, is added to ``busy["clustering"]``.
     """
-    pairs = iter(pairs)
-    first = next(pairs, None)
-    if first is None:
-        return
     busy = busy if busy is not None else {}
     busy.setdefault("clustering", 0.0)
-    cluster = functools.partial(
-        _timed_cluster_pair,
-        background=background_embedding(first), m_pts=preset.m_pts, c=preset.c, mode=mode, jobs=jobs,
-    )  # fmt: skip
+    options = {"m_pts": preset.m_pts, "c": preset.c, "mode": mode, "jobs": jobs}
+    background: np.ndarray | None = None
+
+    def arguments(index: int, pair: np.ndarray) -> dict | None:
+        """Keyword arguments of the clustering of pair ``index`` (frames index, index+1), None when it has no image."""
+        nonlocal background
+        if not np.isfinite(pair).all():
+            raise CTCInputError(f"frame {index + len(pair) - 1}: the network gave NaN or infinite embeddings")
+        without_image = tuple(index + k < len(blank) and blank[index + k] for k in range(len(pair)))
+        if all(without_image):
+            return None
+        if background is None:
+            background = background_embedding(pair[~np.array(without_image)])
+        return {"background": background, "without_image": without_image, **options}
+
+    def nothing_found(pair: np.ndarray) -> tuple[np.ndarray, float]:
+        return np.zeros((len(pair), *pair.shape[2:]), dtype=np.int32), 0.0
+
     if workers == 0:
-        for pair in itertools.chain([first], pairs):
-            labels, seconds = cluster(pair)
+        for index, pair in enumerate(pairs):
+            call = arguments(index, pair)
+            labels, seconds = nothing_found(pair) if call is None else _timed_cluster_pair(pair, **call)
             busy["clustering"] += seconds
             yield labels
         return
     with worker_pool(workers) as pool:
         pending: deque[Future] = deque()
-        for pair in itertools.chain([first], pairs):
-            pending.append(pool.submit(cluster, pair))
+        for index, pair in enumerate(pairs):
+            call = arguments(index, pair)
+            if call is None:
+                pending.append(Future())
+                pending[-1].set_result(nothing_found(pair))
+            else:
+                pending.append(pool.submit(_timed_cluster_pair, pair, **call))
             while len(pending) > 2 * workers or (pending and pending[0].done()):
                 labels, seconds = pending.popleft().result()
                 busy["clustering"] += seconds
@@ -252,14 +280,15 @@ def track_pairs(
     jobs: int = 1,
     workers: int = 0,
     protected: Sequence[Path] = (),
+    blank: Sequence[bool] = (),
 ) -> PipelineResult:
     """Everything after the network: embeddings of overlapping frame pairs (2, E, 256, 256) in (one
     (1, E, 256, 256) stack for a one-frame video), result folder of ``shape`` masks out; the
-    ``protected`` folders (the inputs) are never written or replaced."""
+    ``protected`` folders (the inputs) are never written or replaced; frames noted in ``blank`` get no objects."""
     report = progress or (lambda phase, done, count: None)
     clock = clock or StageClock()
     busy: dict[str, float] = {}
-    labelled = clock.iterate(cluster_pairs(pairs, preset, clustering, jobs, workers, busy), "clustering")
+    labelled = clock.iterate(cluster_pairs(pairs, preset, clustering, jobs, workers, busy, blank), "clustering")
     merged = []
     for frame in clock.iterate(merge_pairs(labelled), "merge"):
         merged.append(frame)
@@ -323,10 +352,16 @@ def run_pipeline(
     """
     paths, shape = check_folders(input_dir, output_dir, overwrite)
     clock = StageClock()
-    images = clock.iterate(read_frames(paths, shape), "read")
+    blank: list[bool] = []
+    images = clock.iterate(noting_blank_frames(read_frames(paths, shape), blank), "read")
     pairs = clock.iterate(embed_pairs(images, network, preset, device, window), "network")
-    return track_pairs(
+    result = track_pairs(
         pairs, shape, preset, output_dir, digits_of(paths[0]),
         clustering, overwrite, progress, total=len(paths), clock=clock, jobs=jobs, workers=workers,
-        protected=sequence_folders(input_dir),
-    )
+        protected=sequence_folders(input_dir), blank=blank,
+    )  # fmt: skip
+    empty = [path.name for path, is_blank in zip(paths, blank) if is_blank]
+    if empty:
+        listed = ", ".join(empty[:3]) + (f" and {len(empty) - 3} more" if len(empty) > 3 else "")
+        result.input_warnings.append(f"{len(empty)} blank frame(s) (a single value, no image), left without objects: {listed}")
+    return result

@@ -82,6 +82,9 @@ def summary(
         f"{output_dir}: {result.frames} masks, {counts}",
         f"time {total:.1f} s: " + "  ".join(f"{stage} {result.seconds[stage]:.1f}" for stage in STAGES),
     ]
+    lines += [f"warning: {warning}" for warning in result.input_warnings]
+    if result.frames and not result.objects:
+        lines.append("warning: no object found in any frame (is the model made for this data?)")
     if result.warnings:
         lines.append(f"{len(result.warnings)} validation warnings (listed in the report)")
     if scores:
@@ -128,6 +131,8 @@ def command(input_dir, output_dir, dataset, model_path, device, clustering, over
     if score_result and not gt_dir.is_dir():
         raise InputError(f"--score: {gt_dir}: ground truth folder not found")
     check_folders(input_dir, output_dir, overwrite)
+    if report_path(output_dir).is_dir():
+        raise InputError(f"{report_path(output_dir)}: is a folder; the run report goes there")
     network, card = load_model(model_path, device)
     if card.get("dataset") not in (None, preset.name):
         click.echo(f"note: {model_path.name} was trained on {card['dataset']}, not {preset.name}", err=True)
@@ -161,9 +166,13 @@ def command(input_dir, output_dir, dataset, model_path, device, clustering, over
     report = build_report(
         input_dir, output_dir, preset, model_path, card, parameters, result, total, scores, score_error
     )
-    path = report_path(output_dir)
-    write_report(path, report)
     for line in summary(output_dir, result, total, scores, score_error):
         click.echo(line)
-    click.echo(f"report: {path}")
+    try:
+        write_report(report_path(output_dir), report)
+    except OSError as error:
+        raise click.ClickException(
+            f"{report_path(output_dir)}: cannot write the run report ({error.strerror}); the result is complete"
+        ) from None
+    click.echo(f"report: {report_path(output_dir)}")
 
