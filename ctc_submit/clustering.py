@@ -7,6 +7,7 @@ is what links the frames; the pairs are then chained by :mod:`ctc_submit.merge`.
 
 from __future__ import annotations
 
+import signal
 from time import perf_counter
 from typing import Literal
 
@@ -105,15 +106,18 @@ def cluster_pair(
     c: float,
     mode: Mode = "fast",
     jobs: int = 1,
+    without_image: tuple[bool, ...] = (),
 ) -> np.ndarray:
     """Instance labels (k, H, W) int32 of ``(k, E, H, W)`` embeddings of k consecutive frames (k = 2, or 1).
 
     ``exact`` clusters every foreground pixel; ``fast`` clusters a grid subsample with m_pts scaled
     to the subsample and gives every other foreground pixel the label of its nearest clustered
-    point in the same feature space (noise stays noise).
+    point in the same feature space (noise stays noise). Frames flagged in ``without_image`` (blank)
+    have no foreground: there the network's output is only its memory of earlier frames.
     """
     embedding_size = embeddings.shape[1]
     mask = foreground(embeddings, background)
+    mask[np.asarray(without_image, dtype=bool).nonzero()] = False
     step = subsampling_step(m_pts) if mode == "fast" else 1
     labels = np.zeros(mask.shape, dtype=np.int32)
     if step == 1:
@@ -133,10 +137,12 @@ def cluster_pair(
     return split_components(labels, m_pts / 2)
 
 
-def limit_worker_threads(threads: int) -> None:
-    """Initialiser of a clustering process: its BLAS and OpenMP pools get ``threads`` threads,
-    so processes side by side with the network never oversubscribe the cores."""
+def start_worker(threads: int) -> None:
+    """Initialiser of a clustering process. Its BLAS and OpenMP pools get ``threads`` threads, so
+    processes side by side with the network never oversubscribe the cores; it ignores Ctrl-C,
+    which reaches every process of the terminal: the main process alone handles it and stops the workers."""
     threadpool_limits(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def timed_cluster_pair(embeddings: np.ndarray, **options) -> tuple[np.ndarray, float]:

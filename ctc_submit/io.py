@@ -7,11 +7,13 @@ one place.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import tifffile
@@ -111,21 +113,45 @@ def frame_index(path: Path) -> int:
     return int(match.group(1))
 
 
+@contextmanager
+def _quiet_tifffile():
+    """tifffile logs its own complaints about corrupt files; ours name the file in one line instead."""
+    tifffile_logger = logging.getLogger("tifffile")
+    level = tifffile_logger.level
+    tifffile_logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        tifffile_logger.setLevel(level)
+
+
 def _open_tiff(path: Path) -> tifffile.TiffFile:
     path = Path(path)
     if not path.is_file():
         raise CTCInputError(f"{path}: file not found")
     try:
-        return tifffile.TiffFile(path)
+        with _quiet_tifffile():
+            return tifffile.TiffFile(path)
     except Exception as error:  # tifffile raises many types for corrupt files
         raise CTCInputError(f"{path}: unreadable TIFF ({error})") from None
 
 
+def _check_complete(path: Path, page: tifffile.TiffPage, file_size: int) -> None:
+    """Pixel data must lie inside the file: a truncated copy is caught from its header alone."""
+    end = max((offset + count for offset, count in zip(page.dataoffsets, page.databytecounts)), default=0)
+    if end > file_size:
+        raise CTCInputError(f"{path}: truncated TIFF (pixel data runs to byte {end}, the file has {file_size})")
+
+
 def tiff_layout(path: Path) -> TiffLayout:
-    """Page count, page size, pixel type and compression of a TIFF, checked to agree over pages."""
-    with _open_tiff(path) as tif:
+    """Page count, page size, pixel type and compression of a TIFF, checked to agree over pages and to fit in the file."""
+    with _open_tiff(path) as tif, _quiet_tifffile():
         try:
             pages = list(tif.pages)
+            if not pages:
+                raise CTCInputError(f"{path}: no image in the file (truncated, or not a TIFF)")
+            for page in pages:
+                _check_complete(path, page, tif.filehandle.size)
             first = pages[0]
             size = (first.imagelength, first.imagewidth)
             for page in pages[1:]:
@@ -144,7 +170,7 @@ def read_tiff(path: Path) -> np.ndarray:
 
     One page gives (height, width[, samples]), several give (pages, height, width[, samples]).
     """
-    with _open_tiff(path) as tif:
+    with _open_tiff(path) as tif, _quiet_tifffile():
         try:
             pages = [page.asarray() for page in tif.pages]
             return pages[0] if len(pages) == 1 else np.stack(pages)
@@ -157,15 +183,29 @@ def _require_single_channel(path: Path, layout: TiffLayout) -> None:
         raise CTCInputError(f"{path}: {layout.samples} samples per pixel (RGB?); expected one grayscale channel")
 
 
-def read_frame(path: Path) -> np.ndarray:
-    """A 2D grayscale input frame (uint8/uint16 in the CTC); RGB or 3D stacks are rejected with the file named."""
+def frame_layout(path: Path) -> TiffLayout:
+    """The header of an input frame, checked: one 2D grayscale page of integers or floats."""
     layout = tiff_layout(path)
     _require_single_channel(path, layout)
     if layout.ndim != 2:
         raise CTCInputError(f"{path}: expected a 2D frame, got a stack of {layout.shape[0]} pages")
     if layout.dtype.kind not in "uif":
         raise CTCInputError(f"{path}: unsupported pixel type {layout.dtype}")
-    return read_tiff(path)
+    return layout
+
+
+def read_frame(path: Path) -> np.ndarray:
+    """A 2D grayscale input frame (uint8/uint16 in the CTC); RGB or 3D stacks are rejected with the file named.
+
+    Float frames must be finite: one NaN would spread through the smoothing and empty the frame.
+    """
+    layout = frame_layout(path)
+    image = read_tiff(path)
+    if layout.dtype.kind == "f":
+        bad = int(image.size - np.count_nonzero(np.isfinite(image)))
+        if bad:
+            raise CTCInputError(f"{path}: {bad} pixels are NaN or infinite; frames must hold finite values")
+    return image
 
 
 def read_labels(path: Path) -> np.ndarray:
@@ -203,6 +243,18 @@ def write_mask(path: Path, labels: np.ndarray) -> None:
     partial = path.with_name(path.name + ".part")
     tifffile.imwrite(partial, labels.astype(np.uint16), compression="zlib", photometric="minisblack", metadata=None)
     os.replace(partial, path)
+
+
+def write_atomically(path: Path, save: Callable[[Path], None]) -> None:
+    """Write through a hidden temporary file renamed into place: never a half-written file, not even
+    the temporary one, whatever fails."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        save(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def parse_tracks(text: str, source: str = "res_track.txt") -> list[Track]:

@@ -7,33 +7,34 @@ are written one at a time into the submission folder.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import multiprocessing
 import os
 import queue
+import signal
 import threading
 from collections import defaultdict, deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import resource_tracker
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from ctc_submit.clustering import Mode, background_embedding, limit_worker_threads, timed_cluster_pair
-from ctc_submit.io import CTCInputError, Track, digits_of, frame_index, list_frames, read_frame
+from ctc_submit.clustering import Mode, background_embedding, start_worker, timed_cluster_pair
+from ctc_submit.io import CTCInputError, Track, digits_of, frame_index, frame_layout, list_frames, read_frame
 from ctc_submit.lineage import build_lineage, count_divisions, graph_from_tracks, reconcile, tracks_from_graph
 from ctc_submit.merge import merge_pairs
 from ctc_submit.model.compute import Precision, resolve_device
 from ctc_submit.model.inference import RecurrentWindow, embed_pairs
 from ctc_submit.normalize import NETWORK_SIZE, normalize_frames
 from ctc_submit.presets import Preset
-from ctc_submit.submission import SubmissionWriter, check_destination
+from ctc_submit.submission import SubmissionWriter, check_destination, check_room, sequence_folders
 from ctc_submit.upsample import largest_pieces, upsample_labels
 
 T = TypeVar("T")
@@ -92,15 +93,31 @@ class PipelineResult:
     seconds: dict[str, float]
     warnings: list[str] = field(default_factory=list)
     clustering_seconds: float = 0.0  # spent clustering, in worker processes or not; overlaps the network
+    input_warnings: list[str] = field(default_factory=list)  # about the frames, e.g. blank ones
+
+
+def _check_size(path: Path, size: tuple[int, ...], shape: tuple[int, int]) -> None:
+    if size != shape:
+        raise CTCInputError(f"{path}: size {size[1]}x{size[0]} differs from the first frame ({shape[1]}x{shape[0]})")
+
+
+def check_frames(paths: list[Path]) -> tuple[int, int]:
+    """Every frame's header (readable, 2D, one size) and every float frame's values, before any work:
+    a corrupt last frame must not be found after minutes of work. Returns the frame size."""
+    shape = frame_layout(paths[0]).shape
+    for path in paths:
+        layout = frame_layout(path)
+        _check_size(path, layout.shape, shape)
+        if layout.dtype.kind == "f":
+            read_frame(path)
+    return shape
 
 
 def read_frames(paths: list[Path], shape: tuple[int, int]) -> Iterator[np.ndarray]:
     """Frames in order; all must have ``shape`` (one result size per sequence)."""
     for path in paths:
         image = read_frame(path)
-        if image.shape != shape:
-            size, first = f"{image.shape[1]}x{image.shape[0]}", f"{shape[1]}x{shape[0]}"
-            raise CTCInputError(f"{path}: size {size} differs from the first frame ({first})")
+        _check_size(path, image.shape, shape)
         yield image
 
 
@@ -145,6 +162,49 @@ def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
         producer.join()
 
 
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's semaphore tracker immune to hang-ups (it inherits an ignored SIGHUP).
+
+    A closed terminal sends SIGHUP to every process of the run; a tracker killed by it would be
+    restarted, empty, while this process cleans up, and print a traceback per semaphore.
+    """
+    if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
+        resource_tracker.ensure_running()
+        return
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+@contextmanager
+def worker_pool(workers: int, threads: int) -> Iterator[ProcessPoolExecutor]:
+    """Clustering processes of ``threads`` threads each that end with the block: on an error or
+    interruption they are killed at once (a clean shutdown would first finish every queued pair),
+    so no child outlives the run."""
+    _start_resource_tracker()
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, context, initializer=start_worker, initargs=(threads,))
+    try:
+        yield pool
+    except BaseException:
+        for process in list(pool._processes.values()):  # no public way before Python 3.14
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+
+def noting_blank_frames(images: Iterable[np.ndarray], blank: list[bool]) -> Iterator[np.ndarray]:
+    """Frames passed through, each noted in ``blank`` as holding a single value or not: such a frame
+    has no image (a dropped frame, a closed shutter), so nothing may be found in it."""
+    for image in images:
+        blank.append(bool(image.min() == image.max()))
+        yield image
+
+
 def cluster_pairs(
     pairs: Iterable[np.ndarray],
     preset: Preset,
@@ -152,35 +212,54 @@ def cluster_pairs(
     jobs: int = 1,
     workers: int = 0,
     busy: dict[str, float] | None = None,
+    blank: Sequence[bool] = (),
 ) -> Iterator[np.ndarray]:
-    """Label stacks of the pairs, in order; the background embedding is estimated once, on the first pair.
+    """Label stacks of the pairs, in order; the background embedding is estimated once, on the first
+    pair's frames that have an image.
 
-    With ``workers`` = 0 each pair is clustered here, when it is needed; otherwise in that many
-    processes (HDBSCAN holds the GIL), side by side with this process producing the next
-    embeddings, with at most two pairs per worker waiting. The time spent clustering, wherever
-    it ran, is added to ``busy["clustering"]``.
+    Frames noted in ``blank`` (filled as the frames are read, so known when their pair comes) get
+    no objects: the recurrent network's output for a blank frame is its memory of the cells of the
+    frames before, which would otherwise be found again as ghosts. With ``workers`` = 0 each pair
+    is clustered here, when it is needed; otherwise in that many processes (HDBSCAN holds the GIL),
+    side by side with this process producing the next embeddings, with at most two pairs per worker
+    waiting. The time spent clustering, wherever it ran, is added to ``busy["clustering"]``.
     """
-    pairs = iter(pairs)
-    first = next(pairs, None)
-    if first is None:
-        return
     busy = busy if busy is not None else {}
     busy.setdefault("clustering", 0.0)
-    cluster = functools.partial(
-        timed_cluster_pair,
-        background=background_embedding(first), m_pts=preset.m_pts, c=preset.c, mode=mode, jobs=jobs,
-    )  # fmt: skip
+    options = {"m_pts": preset.m_pts, "c": preset.c, "mode": mode, "jobs": jobs}
+    background: np.ndarray | None = None
+
+    def arguments(index: int, pair: np.ndarray) -> dict | None:
+        """Keyword arguments of the clustering of pair ``index`` (frames index, index+1), None when it has no image."""
+        nonlocal background
+        if not np.isfinite(pair).all():
+            raise CTCInputError(f"frame {index + len(pair) - 1}: the network gave NaN or infinite embeddings")
+        without_image = tuple(index + k < len(blank) and blank[index + k] for k in range(len(pair)))
+        if all(without_image):
+            return None
+        if background is None:
+            background = background_embedding(pair[~np.array(without_image)])
+        return {"background": background, "without_image": without_image, **options}
+
+    def nothing_found(pair: np.ndarray) -> tuple[np.ndarray, float]:
+        return np.zeros((len(pair), *pair.shape[2:]), dtype=np.int32), 0.0
+
     if workers == 0:
-        for pair in itertools.chain([first], pairs):
-            labels, seconds = cluster(pair)
+        for index, pair in enumerate(pairs):
+            call = arguments(index, pair)
+            labels, seconds = nothing_found(pair) if call is None else timed_cluster_pair(pair, **call)
             busy["clustering"] += seconds
             yield labels
         return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, context, initializer=limit_worker_threads, initargs=(jobs,)) as pool:
+    with worker_pool(workers, jobs) as pool:
         pending: deque[Future] = deque()
-        for pair in itertools.chain([first], pairs):
-            pending.append(pool.submit(cluster, pair))
+        for index, pair in enumerate(pairs):
+            call = arguments(index, pair)
+            if call is None:
+                pending.append(Future())
+                pending[-1].set_result(nothing_found(pair))
+            else:
+                pending.append(pool.submit(timed_cluster_pair, pair, **call))
             while len(pending) > 2 * workers or (pending and pending[0].done()):
                 labels, seconds = pending.popleft().result()
                 busy["clustering"] += seconds
@@ -249,13 +328,16 @@ def track_pairs(
     clock: StageClock | None = None,
     jobs: int = 1,
     workers: int = 0,
+    protected: Sequence[Path] = (),
+    blank: Sequence[bool] = (),
 ) -> PipelineResult:
     """Everything after the network: embeddings of overlapping frame pairs (2, E, 256, 256) in (one
-    (1, E, 256, 256) stack for a one-frame video), result folder of ``shape`` masks out."""
+    (1, E, 256, 256) stack for a one-frame video), result folder of ``shape`` masks out; the
+    ``protected`` folders (the inputs) are never written or replaced; frames noted in ``blank`` get no objects."""
     report = progress or (lambda phase, done, count: None)
     clock = clock or StageClock()
     busy: dict[str, float] = {}
-    labelled = clock.iterate(cluster_pairs(pairs, preset, clustering, jobs, workers, busy), "clustering")
+    labelled = clock.iterate(cluster_pairs(pairs, preset, clustering, jobs, workers, busy, blank), "clustering")
     merged = []
     for frame in clock.iterate(merge_pairs(labelled), "merge"):
         merged.append(frame)
@@ -263,7 +345,7 @@ def track_pairs(
     with clock.stage("lineage"):
         stack, tracks = build_lineage(np.stack(merged), preset.parent_window, border_band(preset, shape))
     del merged
-    with SubmissionWriter(Path(output_dir), digits, overwrite) as writer:
+    with SubmissionWriter(Path(output_dir), digits, overwrite, protected) as writer:
         present = []
         for index, labels in enumerate(stack):
             with clock.stage("upsample"):
@@ -288,13 +370,16 @@ def track_pairs(
     )  # fmt: skip
 
 
-def check_folders(input_dir: Path, output_dir: Path, overwrite: bool) -> list[Path]:
-    """The input frames, numbered from 0, and a usable destination: checked before any heavy work."""
+def check_folders(input_dir: Path, output_dir: Path, overwrite: bool) -> tuple[list[Path], tuple[int, int]]:
+    """The input frames (numbered from 0, sound headers) and their size, and a destination apart from
+    the inputs that can be written and has room for the masks: checked before any heavy work."""
     paths = list_frames(Path(input_dir))
     if frame_index(paths[0]) != 0:
         raise CTCInputError(f"{input_dir}: frames must be numbered from 0 (first is {paths[0].name})")
-    check_destination(Path(output_dir), overwrite)
-    return paths
+    check_destination(Path(output_dir), overwrite, sequence_folders(input_dir))
+    shape = check_frames(paths)
+    check_room(Path(output_dir), len(paths), shape)
+    return paths, shape
 
 
 def run_pipeline(
@@ -317,12 +402,19 @@ def run_pipeline(
     Frames are read and normalised ahead in a thread: the "read" stage is the time the network
     waited for them.
     """
-    paths = check_folders(input_dir, output_dir, overwrite)
-    shape = read_frame(paths[0]).shape
+    paths, shape = check_folders(input_dir, output_dir, overwrite)
     clock = StageClock()
-    frames = clock.iterate(prefetched(normalize_frames(read_frames(paths, shape), preset)), "read")
+    blank: list[bool] = []
+    images = normalize_frames(noting_blank_frames(read_frames(paths, shape), blank), preset)
+    frames = clock.iterate(prefetched(images), "read")
     pairs = clock.iterate(embed_pairs(frames, network, device, window, precision), "network")
-    return track_pairs(
+    result = track_pairs(
         pairs, shape, preset, output_dir, digits_of(paths[0]),
         clustering, overwrite, progress, total=len(paths), clock=clock, jobs=jobs, workers=workers,
-    )
+        protected=sequence_folders(input_dir), blank=blank,
+    )  # fmt: skip
+    empty = [path.name for path, is_blank in zip(paths, blank) if is_blank]
+    if empty:
+        listed = ", ".join(empty[:3]) + (f" and {len(empty) - 3} more" if len(empty) > 3 else "")
+        result.input_warnings.append(f"{len(empty)} blank frame(s) (a single value, no image), left without objects: {listed}")
+    return result

@@ -8,7 +8,8 @@ how many earlier frames are searched for a new track's parent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+import math
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,39 @@ def get_preset(name: str) -> Preset:
     return PRESETS[key]
 
 
+# Type and smallest (and largest) sensible value of every field a model card may tune.
+OVERRIDE_LIMITS: dict[str, tuple[type, float, float]] = {
+    "m_pts": (int, 2, math.inf),
+    "c": (float, 0.0, math.inf),
+    "r_n": (float, 1e-9, math.inf),
+    "low_percentile": (float, 1e-9, 100.0),
+    "high_percentile": (float, 1e-9, 100.0),
+    "border": (int, 0, math.inf),
+    "parent_window": (int, 1, math.inf),
+}
+
+
+def check_overrides(overrides: object) -> None:
+    """Preset values from a model card: known fields (KeyError), numbers of the right kind in range (ValueError)."""
+    if not isinstance(overrides, dict):
+        raise ValueError(f"preset_overrides must be a mapping, got {overrides!r}")
+    unknown = sorted(set(overrides) - set(OVERRIDE_LIMITS))
+    if unknown:
+        raise KeyError(f"unknown preset field(s) in the model card: {', '.join(map(str, unknown))}")
+    for name, value in overrides.items():
+        kind, low, high = OVERRIDE_LIMITS[name]
+        allowed = (int,) if kind is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, allowed) or not math.isfinite(value):
+            raise ValueError(f"preset_overrides: {name} must be a finite {kind.__name__}, got {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"preset_overrides: {name} = {value!r} is out of range [{low}, {high}]")
+
+
 def tuned_preset(preset: Preset, overrides: dict) -> Preset:
     """``preset`` with the clustering values a model card tunes for its own embeddings.
 
     How far apart a network pushes neighbouring cells depends on the network, so a model card
     may carry, e.g., its own spatial weight c; the table keeps the paper's values.
     """
-    known = {field.name for field in fields(Preset)} - {"name"}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise KeyError(f"unknown preset field(s) in the model card: {', '.join(unknown)}")
+    check_overrides(overrides)
     return replace(preset, **overrides)

@@ -9,16 +9,26 @@ of the tree is a pure function of the tracks so that it can be tested without dr
 from __future__ import annotations
 
 import colorsys
-import os
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from ctc_submit.io import FRAME_NAME, CTCInputError, Track, list_indexed_files, read_frame, read_labels, read_tracks
+from ctc_submit.io import (
+    FRAME_NAME,
+    CTCInputError,
+    Track,
+    list_indexed_files,
+    read_frame,
+    read_labels,
+    read_tracks,
+    write_atomically,
+)
+from ctc_submit.download import remove_empty
+from ctc_submit.submission import check_apart
 
 MASK_NAME = re.compile(r"^(?:mask|man_track)(\d+)\.tiff?$")
 TRACK_FILES = ("res_track.txt", "man_track.txt")
@@ -234,16 +244,6 @@ def load(pair: FramePair) -> tuple[np.ndarray | None, np.ndarray]:
     return image, labels
 
 
-def write_atomically(path: Path, save: Callable[[Path], None]) -> None:
-    """Write through a temporary file renamed into place: no half-written picture on failure."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        save(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def write_gif(pairs: Sequence[FramePair], path: Path, side: int = GIF_SIDE, colours: int = GIF_COLOURS,
               frame_ms: int = 150) -> None:
     """Animated overlay of every frame, looping; 384 px and 64 colours keep 100 frames near 5 MB."""
@@ -316,20 +316,34 @@ def track_file(res_dir: Path) -> Path | None:
 
 
 def render(res_dir: Path, out_dir: Path, images_dir: Path | None = None) -> dict[str, Path]:
-    """Write overlay.gif, frames.png and (with a track file) lineage.png; returns what was written."""
+    """Write overlay.gif, frames.png and (with a track file) lineage.png; returns what was written.
+
+    A failure half-way removes the pictures of this call and the folders it created: a result
+    is either drawn completely or leaves no trace.
+    """
     require_viz()
-    res_dir = Path(res_dir)
+    res_dir, out_dir = Path(res_dir), Path(out_dir)
+    check_apart(out_dir, [res_dir] + ([images_dir] if images_dir else []))
     pairs = pair_frames(res_dir, images_dir)
     tracks_path = track_file(res_dir)
     tracks = read_tracks(tracks_path) if tracks_path else []
+    created = [folder for folder in (out_dir.absolute(), *out_dir.absolute().parents) if not folder.exists()]
+    written: dict[str, Path] = {}
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CTCInputError(f"{out_dir}: cannot create output folder ({error.strerror})") from None
-    written = {"overlay": out_dir / "overlay.gif", "frames": out_dir / "frames.png"}
-    write_gif(pairs, written["overlay"])
-    write_contact_sheet(pairs, written["frames"])
-    if tracks:
-        written["lineage"] = out_dir / "lineage.png"
-        write_lineage(tracks, written["lineage"])
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CTCInputError(f"{out_dir}: cannot create output folder ({error.strerror})") from None
+        drawers = [("overlay", "overlay.gif", lambda path: write_gif(pairs, path)),
+                   ("frames", "frames.png", lambda path: write_contact_sheet(pairs, path))]
+        if tracks:
+            drawers.append(("lineage", "lineage.png", lambda path: write_lineage(tracks, path)))
+        for kind, name, draw in drawers:
+            draw(out_dir / name)
+            written[kind] = out_dir / name
+    except BaseException:
+        for path in written.values():
+            path.unlink(missing_ok=True)
+        remove_empty(created)
+        raise
     return written

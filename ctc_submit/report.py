@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import platform
 import resource
 import sys
@@ -17,6 +16,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from ctc_submit.io import write_atomically
 from ctc_submit.pipeline import STAGES, PipelineResult
 from ctc_submit.presets import Preset
 
@@ -78,14 +78,13 @@ def build_report(
         },
         "frame_size": list(result.shape),
         "warnings": result.warnings,
+        "input_warnings": result.input_warnings,
         "scores": scores,
         "score_error": score_error,
     }
 
 
 def write_report(path: Path, report: dict) -> None:
-    """Write atomically: a reader never sees half a report."""
-    path = Path(path)
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    os.replace(partial, path)
+    """Write atomically: a reader never sees half a report, and a failed write leaves nothing."""
+    text = json.dumps(report, indent=2, default=str) + "\n"
+    write_atomically(Path(path), lambda target: target.write_text(text))

@@ -319,7 +319,11 @@ def scan_masks(res_dir: Path, sequence: SequenceFrames) -> MaskScan:
             scan.problems[problem].append((frame, name))
         if not usable:
             continue
-        mask = read_labels(path)
+        try:
+            mask = read_labels(path)
+        except CTCInputError as error:  # a header that reads but pixel data that does not decode
+            scan.problems[str(error).removeprefix(f"{path}: ")].append((frame, name))
+            continue
         labels = labels_present(mask)
         scan.checked.add(frame)
         if not len(labels):

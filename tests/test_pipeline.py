@@ -155,3 +155,37 @@ def test_core_plans_leave_no_core_idle_and_none_oversubscribed():
     for cores in range(1, 17):
         plan = core_plan("cpu", cores=cores)
         assert plan.network_threads + plan.clustering_processes * plan.clustering_threads == cores or cores == 1
+
+
+def test_a_blank_frame_gets_no_ghosts_of_the_cells_before_it(ctc_data):
+    """The recurrent network's output for a blank frame is its memory of the frame before: embeddings
+    of the earlier cells where they were. Clustered, they came out as objects (the shipped model on
+    DIC-HeLa 01 frames 0-3 with frame 2 blanked: 2 spurious objects); a blank frame must get none."""
+    embeddings = [embedding for _, embedding in synthetic_sequence(ctc_data / "DIC-C2DH-HeLa" / "01", range(29, 31))]
+    ghost = embeddings[1]  # the blank frame: the memory of frame 1, as the network would give it
+    pairs = list(overlapping_pairs([*embeddings, ghost]))
+    remembered = list(cluster_pairs(pairs, PRESET, "fast"))
+    assert remembered[1][1].any(), "the ghosts would be found without the blank flag"
+    blank = [False, False, True]
+    labelled = list(cluster_pairs(pairs, PRESET, "fast", blank=blank))
+    assert not labelled[1][1].any() and labelled[1][0].any()
+    np.testing.assert_array_equal(labelled[0], remembered[0])
+
+
+def test_a_run_on_blank_frames_says_so(ctc_data, tmp_path):
+    import tifffile
+
+    sequence = copy_first_frames(ctc_data / "DIC-C2DH-HeLa", tmp_path / "DIC-C2DH-HeLa", "01", 2, with_gt=False)
+    for index in range(2):
+        tifffile.imwrite(sequence / f"t{index:03d}.tif", np.full((64, 48), 7, np.uint8))
+    network, _ = load_model(save_tiny_model(tmp_path / "tiny.pt", "DIC-C2DH-HeLa"), "cpu")
+    result = run_pipeline(sequence, tmp_path / "01_RES", PRESET, network, "cpu")
+    assert result.objects == 0 and result.frames == 2
+    assert result.input_warnings == ["2 blank frame(s) (a single value, no image), left without objects: t000.tif, t001.tif"]
+
+
+def test_non_finite_embeddings_are_refused():
+    pair = np.zeros((2, 16, 8, 8), np.float32)
+    pair[1, 0, 3, 3] = np.nan
+    with pytest.raises(CTCInputError, match="frame 1: the network gave NaN or infinite embeddings"):
+        list(cluster_pairs([pair], PRESET, "fast"))

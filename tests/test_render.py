@@ -156,9 +156,16 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path, monkeypatch) -> None:
     result = CliRunner().invoke(main, ["render", str(tmp_path / "res"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "mask001.tif: unreadable TIFF" in result.stderr
     assert result.stderr.splitlines()[-1].startswith("Error: ") and "Traceback" not in result.output
-    assert list((tmp_path / "o").iterdir()) == []
-    (tmp_path / "o").rmdir()
+    assert not (tmp_path / "o").exists(), "a failed render leaves no (empty) picture folder"
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     result = CliRunner().invoke(main, ["render", str(tmp_path / "res"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "pip install 'ctc_submit[viz]'" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_pictures_never_go_into_the_result_or_image_folder(tmp_path: Path) -> None:
+    moving_squares(tmp_path / "res", frames=3)
+    before = sorted(path.name for path in (tmp_path / "res").iterdir())
+    result = CliRunner().invoke(main, ["render", str(tmp_path / "res"), "--out", str(tmp_path / "res")])
+    assert result.exit_code == 2 and "overlaps the input folder" in result.stderr
+    assert sorted(path.name for path in (tmp_path / "res").iterdir()) == before

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from ctc_submit import download
 from ctc_submit.io import CTCInputError, Track, read_labels, read_tracks
-from ctc_submit.submission import InvalidResultError, SubmissionWriter
+from ctc_submit.submission import (
+    InvalidResultError,
+    SubmissionWriter,
+    check_destination,
+    check_room,
+    sequence_folders,
+)
 
 
 def frames() -> list[np.ndarray]:
@@ -66,12 +78,13 @@ def test_an_invalid_result_is_refused_and_not_moved_into_place(tmp_path):
 def test_a_non_empty_destination_needs_overwrite_and_is_then_replaced(tmp_path):
     destination = tmp_path / "01_RES"
     destination.mkdir()
-    (destination / "old.txt").write_text("old")
+    (destination / "mask007.tif").write_text("old")
+    (destination / "SEG_log.txt").write_text("old")
     with pytest.raises(CTCInputError, match="--overwrite"):
         write(destination)
-    assert (destination / "old.txt").is_file()
+    assert (destination / "mask007.tif").is_file()
     write(destination, overwrite=True)
-    assert not (destination / "old.txt").exists()
+    assert not (destination / "mask007.tif").exists()
     assert (destination / "mask001.tif").is_file()
     assert [path.name for path in tmp_path.iterdir()] == ["01_RES"]
 
@@ -96,3 +109,54 @@ def test_frames_already_written_can_be_relabelled(tmp_path):
         writer.relabel(1, {1: 3})
         writer.commit([Track(1, 0, 0, 0), Track(2, 1, 1, 0), Track(3, 1, 1, 1)])
     assert set(np.unique(read_labels(destination / "mask001.tif"))) == {0, 2, 3}
+
+
+@pytest.mark.parametrize("foreign", ["notes.txt", "t000.tif", "TRA/"])
+def test_overwrite_replaces_only_a_folder_that_looks_like_a_result(tmp_path, foreign):
+    destination = tmp_path / "01_RES"
+    destination.mkdir()
+    (destination / "mask000.tif").write_text("old")
+    if foreign.endswith("/"):
+        (destination / foreign).mkdir()
+    else:
+        (destination / foreign).write_text("precious")
+    with pytest.raises(CTCInputError, match=f"not a result folder \\(holds {foreign.rstrip('/')}\\)"):
+        write(destination, overwrite=True)
+    assert sorted(path.name for path in destination.iterdir()) == sorted(["mask000.tif", foreign.rstrip("/")])
+
+
+@pytest.mark.parametrize("output", ["01", ".", "01/sub", "01_GT", "01_GT/TRA", "01_ST"])
+def test_an_output_that_is_contains_or_lies_in_an_input_folder_is_refused(tmp_path, output):
+    for name in ("01", "01_GT/TRA", "01_ST"):
+        (tmp_path / name).mkdir(parents=True)
+    with pytest.raises(CTCInputError, match="overlaps the input folder"):
+        check_destination(tmp_path / output, overwrite=True, protected=sequence_folders(tmp_path / "01"))
+    check_destination(tmp_path / "01_RES", overwrite=True, protected=sequence_folders(tmp_path / "01"))
+
+
+def test_an_output_below_a_file_or_in_an_unwritable_place_is_found_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(CTCInputError, match="file is a file, not a folder"):
+        check_room(tmp_path / "file" / "01_RES", 3, (8, 8))
+    with pytest.raises(CTCInputError, match="cannot write in /proc"):
+        check_room(Path("/proc/ctc_submit_test/01_RES"), 3, (8, 8))
+    check_room(tmp_path / "new" / "01_RES", 3, (8, 8))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["file"]
+
+
+def test_an_output_without_room_for_the_masks_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "free_bytes", lambda folder: 1000)
+    with pytest.raises(CTCInputError, match="not enough free space for 3 masks \\(0.1 MB needed"):
+        check_room(tmp_path / "01_RES", 3, (100, 100))
+
+
+def test_stale_working_folders_of_dead_runs_are_removed_but_not_those_of_live_ones(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".01_RES.pid{int(dead.stdout)}.abc123.tmp"
+    stale_old = tmp_path / f".01_RES.pid{int(dead.stdout)}.abc124.old.tmp"
+    live = tmp_path / f".01_RES.pid{os.getppid()}.abc125.tmp"
+    other = tmp_path / f".02_RES.pid{int(dead.stdout)}.abc126.tmp"
+    for folder in (stale, stale_old, live, other):
+        (folder / "sub").mkdir(parents=True)
+    write(tmp_path / "01_RES")
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(["01_RES", live.name, other.name])

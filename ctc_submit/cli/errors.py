@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import signal
 from typing import Callable, TypeVar
 
 import click
@@ -27,5 +28,38 @@ def user_errors(function: F) -> F:
             return function(*args, **kwargs)
         except CTCInputError as error:
             raise InputError(str(error)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Interrupted(KeyboardInterrupt):
+    """A termination signal turned into an exception, so that every with-block cleans up on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame) -> None:
+    raise Interrupted(signum)
+
+
+def interruptible(function: F) -> F:
+    """Ctrl-C, SIGTERM and SIGHUP (a closed terminal) end the command like an error would: temporary
+    output and child processes removed on the way out, then one line and the conventional status 128+N."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        handled = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+        previous = {signum: signal.signal(signum, _raise_interrupted) for signum in handled}
+        try:
+            return function(*args, **kwargs)
+        except KeyboardInterrupt as error:
+            signum = getattr(error, "signum", signal.SIGINT)
+            click.echo(f"Aborted: interrupted by {signal.Signals(signum).name}; unfinished output removed", err=True)
+            raise click.exceptions.Exit(128 + signum) from None
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     return wrapper  # type: ignore[return-value]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import click
 
-from ctc_submit.cli.errors import user_errors
+from ctc_submit.cli.errors import InputError, user_errors
+from ctc_submit.download import remove_empty
+from ctc_submit.io import write_atomically
 from ctc_submit.evaluation.measures import MEASURES, evaluate, evaluate_official
 
 
@@ -46,12 +50,33 @@ def command(
     and OP_CTB = (SEG+TRA)/2. Results the official tools reject are refused.
     """
     requested = _measure_list(measures)
-    if official:
-        values = evaluate_official(dataset_dir, seq, res_dir, requested, log_dir)
-    else:
-        values = evaluate(dataset_dir, seq, res_dir, requested, log_dir=log_dir)
-    if as_json:
-        click.echo(json.dumps(values))
-    else:
-        for name, value in values.items():
-            click.echo(f"{name} measure: {value:.6f}")
+    # Logs are written to a staging folder first, so that an unwritable --log-dir costs the logs only, not the scores.
+    with tempfile.TemporaryDirectory(prefix="ctc-submit-logs.") as staging:
+        staged = Path(staging) if log_dir is not None else None
+        if official:
+            values = evaluate_official(dataset_dir, seq, res_dir, requested, staged)
+        else:
+            values = evaluate(dataset_dir, seq, res_dir, requested, log_dir=staged)
+        if as_json:
+            click.echo(json.dumps(values))
+        else:
+            for name, value in values.items():
+                click.echo(f"{name} measure: {value:.6f}")
+        if staged is not None:
+            publish_logs(staged, log_dir)
+
+
+def publish_logs(staged: Path, log_dir: Path) -> None:
+    """Copy the staged logs into ``log_dir``; a failure is one line (the scores are already printed)."""
+    created = [folder for folder in (log_dir.absolute(), *log_dir.absolute().parents) if not folder.exists()]
+    written: list[Path] = []
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for log in sorted(staged.iterdir()):
+            write_atomically(log_dir / log.name, lambda target: shutil.copyfile(log, target))
+            written.append(log_dir / log.name)
+    except OSError as error:
+        for path in written:
+            path.unlink(missing_ok=True)
+        remove_empty(created)
+        raise InputError(f"--log-dir {log_dir}: cannot write the logs there ({error.strerror}); scores above") from None

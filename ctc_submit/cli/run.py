@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ctc_submit.cli.errors import InputError, user_errors
+from ctc_submit.cli.errors import InputError, interruptible, user_errors
 from ctc_submit.cli.options import device_option, precision_option
 from ctc_submit.clustering import subsampling_step
 from ctc_submit.io import CTCInputError
@@ -82,6 +82,9 @@ def summary(
         f"{output_dir}: {result.frames} masks, {counts}",
         f"time {total:.1f} s: " + "  ".join(f"{stage} {result.seconds[stage]:.1f}" for stage in STAGES),
     ]
+    lines += [f"warning: {warning}" for warning in result.input_warnings]
+    if result.frames and not result.objects:
+        lines.append("warning: no object found in any frame (is the model made for this data?)")
     if result.warnings:
         lines.append(f"{len(result.warnings)} validation warnings (listed in the report)")
     if scores:
@@ -110,6 +113,7 @@ def summary(
     help="Score against SEQ_GT beside INPUT_DIR [default: when it exists]; --score requires it.",
 )
 @user_errors
+@interruptible
 def command(input_dir, output_dir, dataset, model_path, device, precision, clustering, overwrite, score_result):
     """Segment and track INPUT_DIR (tNNN.tif) into the CTC result folder OUTPUT_DIR.
 
@@ -129,13 +133,12 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
     if score_result and not gt_dir.is_dir():
         raise InputError(f"--score: {gt_dir}: ground truth folder not found")
     check_folders(input_dir, output_dir, overwrite)
+    if report_path(output_dir).is_dir():
+        raise InputError(f"{report_path(output_dir)}: is a folder; the run report goes there")
     network, card = load_model(model_path, device)
     if card.get("dataset") not in (None, preset.name):
         click.echo(f"note: {model_path.name} was trained on {card['dataset']}, not {preset.name}", err=True)
-    try:
-        preset = tuned_preset(preset, card.get("preset_overrides", {}))
-    except KeyError as error:
-        raise InputError(f"{model_path}: {error.args[0]}") from None
+    preset = tuned_preset(preset, card.get("preset_overrides", {}))  # checked by load_model
     # A model trained on short clips declares in its card how often its recurrent state must restart.
     window = RecurrentWindow(**card["recurrent_window"]) if card.get("recurrent_window") else None
     plan = core_plan(device)
@@ -169,9 +172,13 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
     report = build_report(
         input_dir, output_dir, preset, model_path, card, parameters, result, total, scores, score_error
     )
-    path = report_path(output_dir)
-    write_report(path, report)
     for line in summary(output_dir, result, total, scores, score_error):
         click.echo(line)
-    click.echo(f"report: {path}")
+    try:
+        write_report(report_path(output_dir), report)
+    except OSError as error:
+        raise click.ClickException(
+            f"{report_path(output_dir)}: cannot write the run report ({error.strerror}); the result is complete"
+        ) from None
+    click.echo(f"report: {report_path(output_dir)}")
 

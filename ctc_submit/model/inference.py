@@ -6,6 +6,7 @@ the recurrent state carried, so memory does not grow with the length of the vide
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,9 @@ import numpy as np
 import torch
 
 from ctc_submit.io import CTCInputError
+from ctc_submit.model.checks import checked_model
 from ctc_submit.model.compute import Precision, autocast, resolve_device, resolve_precision
-from ctc_submit.model.network import NetworkConfig, StackedHourglass
+from ctc_submit.model.network import StackedHourglass
 
 
 def save_model(path: Path, network: StackedHourglass, card: dict) -> None:
@@ -26,18 +28,19 @@ def save_model(path: Path, network: StackedHourglass, card: dict) -> None:
 
 
 def load_model(path: str | Path, device: str = "auto") -> tuple[StackedHourglass, dict]:
-    """Rebuild a network from a saved file; returns it in eval mode with its card (config included)."""
+    """Rebuild a network from a saved file, checked (see :mod:`checks`); returns it in eval mode with its card (config included)."""
     path = Path(path)
     if not path.is_file():
         raise CTCInputError(f"{path}: model file not found")
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CTCInputError(f"{path}: not a ctc_submit model ({error})") from None
-    network = StackedHourglass(NetworkConfig(**saved["config"]))
-    network.load_state_dict({name: tensor.float() for name, tensor in saved["state_dict"].items()})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's warnings about odd pickles: the line below says it all
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        raise CTCInputError(f"{path}: not a ctc_submit model (torch cannot load it as a file of weights)") from None
+    network, card = checked_model(saved, path)
     network.eval().to(resolve_device(device), memory_format=torch.channels_last)
-    return network, {**saved["card"], **saved["config"]}
+    return network, card
 
 
 @dataclass(frozen=True)

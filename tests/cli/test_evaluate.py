@@ -78,3 +78,16 @@ def test_official_tools_missing_or_present(eval_fixtures, tmp_path, monkeypatch)
     result = run(folder, "01", "--official")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == ["SEG measure: 0.900000", "TRA measure: 0.800000", "DET measure: 0.700000"]
+
+
+@pytest.mark.parametrize("where", ["below a file", "in /proc"])
+def test_an_unwritable_log_dir_keeps_the_scores_and_says_one_line(eval_fixtures, tmp_path, where):
+    folder = eval_fixtures / "golden" / "R1_missEdge_FP"
+    (tmp_path / "file").write_text("")
+    log_dir = tmp_path / "file" / "logs" if where == "below a file" else "/proc/ctc_submit_logs"
+    result = run(folder, "01", "--log-dir", log_dir)
+    assert result.exit_code == 2
+    *scores, last = result.output.splitlines()
+    assert [line.split(":")[0] for line in scores] == ["SEG measure", "TRA measure", "DET measure"]
+    assert last.startswith(f"Error: --log-dir {log_dir}: cannot write the logs there (") and last.endswith("; scores above")
+    assert [path.name for path in tmp_path.iterdir()] == ["file"]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
 from ctc_layout import copy_first_frames, save_tiny_model
 
+from ctc_submit import download
 from ctc_submit.cli import main
 from ctc_submit.cli import run as run_module
 from ctc_submit.validate import validate_result
@@ -105,3 +108,46 @@ def test_bad_input_is_one_line_and_writes_nothing(layout, tiny_model, tmp_path, 
     result = invoke(layout / sequence, layout / f"{sequence}_RES", *options)
     assert_one_line_error(result, *fragments)
     assert sorted(path.name for path in layout.iterdir()) == ["01", "01_GT"]
+
+
+def test_a_report_that_cannot_be_written_is_one_line_after_the_summary_and_leaves_no_partial_file(
+    layout, tiny_model, monkeypatch
+):
+    replace = os.replace
+
+    def full_disk_for_reports(source, target):
+        if str(target).endswith(".run_report.json"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", full_disk_for_reports)
+    result = invoke_on(layout, "--dataset", DATASET, "--model", tiny_model, "--no-score")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert "warning: no object found in any frame (is the model made for this data?)" in lines
+    assert lines[-1] == (
+        f"Error: {layout / '01_RES.run_report.json'}: cannot write the run report (No space left on device); "
+        "the result is complete"
+    )
+    assert sorted(path.name for path in layout.iterdir()) == ["01", "01_GT", "01_RES"]
+    assert validate_result(layout / "01_RES", layout / "01_GT").ok
+
+
+def test_no_room_for_the_masks_is_found_before_the_model_is_loaded(layout, tiny_model, monkeypatch):
+    from ctc_submit.model import inference
+
+    monkeypatch.setattr(download, "free_bytes", lambda folder: 10_000)
+    monkeypatch.setattr(inference, "load_model", lambda *args: pytest.fail("model loaded before the checks"))
+    result = invoke_on(layout, "--dataset", DATASET, "--model", tiny_model)
+    assert_one_line_error(result, "not enough free space for 3 masks (1.6 MB needed, 0.0 MB free)")
+    assert sorted(path.name for path in layout.iterdir()) == ["01", "01_GT"]
+
+
+def test_a_corrupt_last_frame_is_found_before_the_model_is_loaded(layout, tiny_model, monkeypatch):
+    from ctc_submit.model import inference
+
+    last = layout / "01" / "t002.tif"
+    last.write_bytes(last.read_bytes()[:1000])
+    monkeypatch.setattr(inference, "load_model", lambda *args: pytest.fail("model loaded before the checks"))
+    result = invoke_on(layout, "--dataset", DATASET, "--model", tiny_model)
+    assert_one_line_error(result, f"{last}: no image in the file (truncated, or not a TIFF)")

@@ -110,3 +110,27 @@ def test_gt_without_markers_is_a_usage_error(tmp_path):
     result = run(str(res_dir), "--gt", str(tmp_path / "empty_GT"))
     assert result.exit_code == 2
     assert error_lines(result.output) == [f"Error: {tmp_path / 'empty_GT'}: no GT markers named man_trackNNN.tif"]
+
+
+def corrupt_pixel_data(path: Path) -> None:
+    """Overwrite the compressed pixels of a TIFF, keeping its header sound."""
+    with tifffile.TiffFile(path) as tif:
+        offset, count = tif.pages[0].dataoffsets[0], tif.pages[0].databytecounts[0]
+    data = bytearray(path.read_bytes())
+    data[offset : offset + count] = b"\xff" * count
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["pixels", "truncated"])
+def test_a_corrupt_mask_makes_the_result_invalid_not_the_arguments(tmp_path, damage):
+    res_dir, gt_dir = small_result(tmp_path)
+    mask = res_dir / "mask001.tif"
+    if damage == "pixels":
+        corrupt_pixel_data(mask)
+    else:
+        mask.write_bytes(mask.read_bytes()[:20])
+    result = run(str(res_dir), "--gt", str(gt_dir))
+    assert result.exit_code == 1, result.output
+    (error,) = error_lines(result.output)
+    assert "mask001.tif" in error and ("unreadable TIFF" in error or "no image" in error)
+    assert result.output.splitlines()[-1] == f"{res_dir}: INVALID (1 error, 0 warnings)"
