@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from ctc_submit.io import CTCInputError
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -45,7 +47,7 @@ def get_preset(name: str) -> Preset:
     key = SHORT_NAMES.get(name, name)
     if key not in PRESETS:
         known = ", ".join(sorted(PRESETS))
-        raise KeyError(f"unknown dataset {name!r}; known: {known}")
+        raise CTCInputError(f"unknown dataset {name!r}; known: {known}")
     return PRESETS[key]
 
 

@@ -2,12 +2,13 @@
 
 import pytest
 
+from ctc_submit.io import CTCInputError
 from ctc_submit.presets import PRESETS, get_preset, tuned_preset
 
 
 def test_short_name_and_unknown_name():
     assert get_preset("DIC-HeLa") is PRESETS["DIC-C2DH-HeLa"]
-    with pytest.raises(KeyError, match="known: DIC-C2DH-HeLa"):
+    with pytest.raises(CTCInputError, match="known: DIC-C2DH-HeLa"):
         get_preset("HeLa")
 
 

@@ -124,10 +124,7 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
     from ctc_submit.model.inference import RecurrentWindow, load_model
 
     started = time.perf_counter()
-    try:
-        preset = get_preset(dataset)
-    except KeyError as error:
-        raise InputError(error.args[0]) from None
+    preset = get_preset(dataset)
     model_path = model_path or shipped_model(preset)
     gt_dir = input_dir.parent / f"{input_dir.name}_GT"
     if score_result and not gt_dir.is_dir():

@@ -15,16 +15,22 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from ctc_submit.io import CTCInputError
+from ctc_submit.io import CTCInputError, write_atomically
 from ctc_submit.model.checks import checked_model
 from ctc_submit.model.compute import Precision, autocast, resolve_device, resolve_precision
-from ctc_submit.model.network import StackedHourglass
+from ctc_submit.model.network import NetworkConfig, StackedHourglass
 
 
 def save_model(path: Path, network: StackedHourglass, card: dict) -> None:
     """Half-precision weights with their config and model card: small enough to ship in the repo."""
-    state = {name: tensor.detach().cpu().half() for name, tensor in network.state_dict().items()}
-    torch.save({"config": network.config.to_dict(), "card": card, "state_dict": state}, path)
+    save_weights(path, network.config, network.state_dict(), card)
+
+
+def save_weights(path: Path, config: NetworkConfig, weights: dict[str, torch.Tensor], card: dict) -> None:
+    """:func:`save_model` for weights held apart from a network (e.g. the best checkpoint of a run), atomically."""
+    state = {name: tensor.detach().cpu().half() for name, tensor in weights.items()}
+    payload = {"config": config.to_dict(), "card": card, "state_dict": state}
+    write_atomically(Path(path), lambda target: torch.save(payload, target))
 
 
 def load_model(path: str | Path, device: str = "auto") -> tuple[StackedHourglass, dict]:

@@ -86,10 +86,9 @@ class TrainingSequence:
     def __len__(self) -> int:
         return len(self.images)
 
-    def split(self, validation_frames: int) -> tuple["TrainingSequence", "TrainingSequence"]:
-        """The last ``validation_frames`` frames are held out to watch embedding quality."""
-        cut = len(self) - validation_frames
-        return TrainingSequence(self.images[:cut], self.labels[:cut]), TrainingSequence(self.images[cut:], self.labels[cut:])
+    def part(self, frames: range) -> "TrainingSequence":
+        """The frames ``frames`` (a run of consecutive frames) as a sequence of their own."""
+        return TrainingSequence(self.images[frames.start : frames.stop], self.labels[frames.start : frames.stop])
 
 
 def sample_clip(
@@ -100,8 +99,16 @@ def sample_clip(
     ranges: AugmentationRanges,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A random augmented clip: images (T, h, w) float32 and labels (T, h, w) int64."""
-    sequence = sequences[rng.integers(len(sequences))]
+    """A random augmented clip: images (T, h, w) float32 and labels (T, h, w) int64.
+
+    Every clip of every sequence is equally likely: a sequence is drawn in proportion to the
+    clips it holds, so a short run of frames is not over-sampled.
+    """
+    starts = np.array([len(sequence) - clip_length + 1 for sequence in sequences])
+    if starts.max(initial=0) < 1:
+        raise CTCInputError(f"clips of {clip_length} frames: longer than every training sequence")
+    starts = np.clip(starts, 0, None)
+    sequence = sequences[rng.choice(len(sequences), p=starts / starts.sum())]
     start = rng.integers(0, len(sequence) - clip_length + 1)
     offset = tuple(int(rng.integers(0, full - crop + 1)) for full, crop in zip(network_size, crop_size))
     grid = OutputGrid(network_size, crop_size, offset)

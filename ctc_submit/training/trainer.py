@@ -1,13 +1,17 @@
-"""The training loop: random augmented clips, backpropagation through time, checkpoints.
+"""The training loop: random augmented clips, backpropagation through time, checkpoints, model selection.
 
-Everything needed to continue (weights, optimiser, iteration, random generators, loss history)
-is checkpointed, so a long CPU run can be stopped and resumed without changing its outcome.
+Everything needed to continue (weights, optimiser, iteration, random generator of the sampler
+and the augmentation, loss and score history, the best checkpoint so far) is checkpointed, so a
+long CPU run can be stopped and resumed, session after session, without changing its outcome.
+The model written is the checkpoint with the best pipeline score on the held-out block
+(:mod:`ctc_submit.training.validation`), not the last one.
 """
 
 from __future__ import annotations
 
 import csv
-import os
+import hashlib
+import json
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,14 +21,18 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ctc_submit.model.compute import autocast, resolve_device, resolve_precision
-from ctc_submit.model.inference import save_model
+from ctc_submit.io import CTCInputError, write_atomically
+from ctc_submit.model.compute import autocast, resolve_device
+from ctc_submit.model.inference import load_model, save_weights
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import Preset
-from ctc_submit.training.augment import NO_AUGMENTATION, AugmentationRanges, OutputGrid, augment_clip
+from ctc_submit.training.augment import AugmentationRanges
 from ctc_submit.training.data import TrainingSequence, sample_clip
 from ctc_submit.training.loss import clip_loss
+from ctc_submit.training.validation import SCORES, PipelineValidation
+
+CSV_COLUMNS = ["iteration", "train_loss", "seconds", "c", *SCORES, "score"]
 
 
 @dataclass
@@ -33,11 +41,10 @@ class TrainingConfig:
     clip_length: int = 10
     crop_size: int = 256
     learning_rate: float = 1e-4
-    learning_rate_drop_at: float = 0.5
+    learning_rate_drop_at: float = 0.5  # fraction of ``iterations`` after which the rate is divided by 10
     weight_decay: float = 1e-5
     max_instances: int = 32
     background_weight: float = 1.0
-    validation_frames: int = 8
     validate_every: int = 250
     checkpoint_every: int = 250
     seed: int = 0
@@ -47,28 +54,52 @@ class TrainingConfig:
 
 @dataclass
 class History:
-    """Per-iteration losses, and the phases of a run resumed with other settings (e.g. larger crops)."""
+    """Per-iteration losses, validation scores, and the phases of a run resumed with other settings."""
 
     rows: list[dict] = field(default_factory=list)
     phases: list[dict] = field(default_factory=list)
 
-    def start_phase(self, iteration: int, config: TrainingConfig) -> None:
+    def start_phase(self, iteration: int, config: TrainingConfig, origin: dict | None = None) -> None:
         settings = {
             "clip_length": config.clip_length,
             "crop_size": config.crop_size,
             "learning_rate": config.learning_rate,
             "background_weight": config.background_weight,
+            "precision": config.precision,
             "learning_rate_drop_at_iteration": int(config.learning_rate_drop_at * config.iterations),
             "until_iteration": config.iterations,
         }
+        if origin:
+            settings["init_from"] = origin
         if not self.phases or {k: v for k, v in self.phases[-1].items() if k != "from_iteration"} != settings:
             self.phases.append({"from_iteration": iteration, **settings})
 
+    @property
+    def validations(self) -> list[dict]:
+        return [row for row in self.rows if row.get("score") not in (None, "")]
+
     def write_csv(self, path: Path) -> None:
         with open(path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["iteration", "train_loss", "validation_loss", "seconds"])
+            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, restval="", extrasaction="ignore")
             writer.writeheader()
             writer.writerows(self.rows)
+
+
+class TimeBudget:
+    """Stop predicate for :func:`train`: true once the next iteration (and the validation and
+    checkpoint it may bring) might not end before ``seconds`` have passed since the start."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.deadline = clock() + seconds
+        self.last = clock()
+        self.slowest = 0.0
+
+    def __call__(self, done: int) -> bool:
+        now = self.clock()
+        self.slowest = max(self.slowest, now - self.last)
+        self.last = now
+        return now + 2 * self.slowest > self.deadline
 
 
 def forward_clip(network: StackedHourglass, images: torch.Tensor, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,20 +123,8 @@ def clip_objective(network, images, labels, preset: Preset, config: TrainingConf
     )
 
 
-def validation_loss(network, sequence: TrainingSequence, preset: Preset, config: TrainingConfig, device) -> float:
-    """Loss on the held-out frames at full network resolution, without augmentation."""
-    grid = OutputGrid(NETWORK_SIZE, NETWORK_SIZE, (0, 0))
-    rng = np.random.default_rng(0)
-    images, labels = augment_clip(sequence.images, sequence.labels, grid, NO_AUGMENTATION, rng)
-    network.eval()
-    with torch.no_grad():
-        loss = clip_objective(network, torch.from_numpy(images)[:, None].to(device), labels, preset, config, rng)
-    network.train()
-    return float(loss)
-
-
 def plot_history(history: History, path: Path) -> None:
-    """Loss curve PNG (skipped silently when matplotlib is not installed: the CSV has the data)."""
+    """Loss curve and validation scores as a PNG (skipped when matplotlib is not installed: the CSV has the data)."""
     try:
         import matplotlib
 
@@ -120,12 +139,16 @@ def plot_history(history: History, path: Path) -> None:
     figure, axes = plt.subplots(figsize=(7, 4))
     axes.plot(iterations, train, color="0.8", linewidth=0.5, label="train (per clip)")
     axes.plot(iterations[window - 1 :], smooth, color="C0", label=f"train (mean of {window})")
-    validated = [(row["iteration"], row["validation_loss"]) for row in history.rows if row["validation_loss"] != ""]
-    if validated:
-        axes.plot(*zip(*validated), "o-", color="C1", label="validation")
     axes.set_xlabel("iteration")
     axes.set_ylabel("cosine embedding loss (both hourglasses)")
-    axes.legend()
+    validated = history.validations
+    if validated:
+        scores = axes.twinx()
+        for index, name in enumerate(("SEG", "SEG_ST", "TRA")):
+            scores.plot([row["iteration"] for row in validated], [row[name] for row in validated], "o-", color=f"C{index + 1}", label=f"held-out {name}")
+        scores.set_ylabel("pipeline score on the held-out block")
+        scores.legend(loc="upper right")
+    axes.legend(loc="upper left")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
@@ -140,24 +163,46 @@ def artefact_paths(out: Path) -> dict[str, Path]:
     }
 
 
-def atomic_save(payload: dict, path: Path) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def initial_weights(path: Path, config: NetworkConfig) -> tuple[dict[str, torch.Tensor], dict]:
+    """Weights of a saved model to start from, and where they came from (recorded in the card)."""
+    network, card = load_model(path, "cpu")
+    if network.config != config:
+        raise CTCInputError(f"{path}: its network ({network.config}) differs from the one to train ({config})")
+    origin = {"model": Path(path).name, "sha256": file_digest(path), "iterations_done": card.get("iterations_done")}
+    return network.state_dict(), origin
+
+
+@dataclass
+class Best:
+    """The checkpoint with the best validation score so far, as shipped (half-precision weights)."""
+
+    iteration: int
+    scores: dict
+    weights: dict[str, torch.Tensor]
 
 
 def train(
     sequences: list[TrainingSequence],
-    validation: TrainingSequence | None,
+    validation: PipelineValidation | None,
     preset: Preset,
     config: TrainingConfig,
     out: Path,
     card: dict,
     device: str = "auto",
     resume: bool = False,
-    report: Callable[[int, float, float | None], None] | None = None,
+    init_from: Path | None = None,
+    stop: Callable[[int], bool] | None = None,
+    report: Callable[[int, float, dict | None], None] | None = None,
 ) -> dict:
-    """Train and write the model, its card, loss CSV and plot; returns the card."""
+    """Train and write the model (the best validated checkpoint), its card, loss CSV and plot; returns the card.
+
+    ``stop(done)`` is asked after every iteration; when it says yes the run checkpoints and returns,
+    to be continued with ``resume``. ``init_from`` starts a new run from a saved model's weights.
+    """
     device = resolve_device(device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -165,21 +210,48 @@ def train(
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     paths = artefact_paths(out)
     history = History()
-    start, elapsed = 0, 0.0
-    if resume and paths["checkpoint"].is_file():
+    best: Best | None = None
+    start, elapsed, origin = 0, 0.0, None
+    if resume:
+        if not paths["checkpoint"].is_file():
+            raise CTCInputError(f"{paths['checkpoint']}: no checkpoint to resume from")
         saved = torch.load(paths["checkpoint"], map_location=device, weights_only=False)
         network.load_state_dict(saved["network"])
         optimizer.load_state_dict(saved["optimizer"])
         rng.bit_generator.state = saved["numpy_rng"]
         torch.set_rng_state(saved["torch_rng"])
-        history.rows = saved["history"]
-        history.phases = saved.get("phases", [])
+        history.rows, history.phases = saved["history"], saved.get("phases", [])
         start, elapsed = saved["iteration"], saved["seconds"]
-    history.start_phase(start, config)
+        best = Best(**saved["best"]) if saved.get("best") else None
+    elif init_from is not None:
+        weights, origin = initial_weights(init_from, config.network)
+        network.load_state_dict(weights)
+    history.start_phase(start, config, origin)
     ranges = AugmentationRanges()
     crop = (config.crop_size, config.crop_size)
     started = time.perf_counter() - elapsed
-    validation_value: float | None = None
+
+    def save(done: int) -> None:
+        nonlocal card
+        seconds = time.perf_counter() - started
+        checkpoint = {
+                "network": network.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "numpy_rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "history": history.rows,
+                "iteration": done,
+                "seconds": seconds,
+                "phases": history.phases,
+                "best": asdict(best) if best else None,
+        }
+        write_atomically(paths["checkpoint"], lambda target: torch.save(checkpoint, target))
+        card = finished_card(card, config, history, device, seconds, best)
+        save_weights(out, config.network, best.weights if best else network.state_dict(), card)
+        write_card(paths["card"], card)
+        history.write_csv(paths["csv"])
+        plot_history(history, paths["plot"])
+
     for iteration in range(start, config.iterations):
         if iteration >= config.learning_rate_drop_at * config.iterations:
             for group in optimizer.param_groups:
@@ -190,62 +262,54 @@ def train(
         loss.backward()
         optimizer.step()
         done = iteration + 1
-        validation_value = None
+        row = {"iteration": done, "train_loss": loss.item(), "seconds": round(time.perf_counter() - started, 2)}
+        scores = None
         if validation is not None and (done % config.validate_every == 0 or done == config.iterations):
-            validation_value = validation_loss(network, validation, preset, config, device)
-        history.rows.append(
-            {
-                "iteration": done,
-                "train_loss": loss.item(),
-                "validation_loss": "" if validation_value is None else validation_value,
-                "seconds": round(time.perf_counter() - started, 2),
-            }
-        )
+            scores = validation.score(network, device)
+            row.update({name: scores[name] for name in ("c", *SCORES, "score")})
+            if best is None or scores["score"] > best.scores["score"]:
+                weights = {name: tensor.detach().cpu().half() for name, tensor in network.state_dict().items()}
+                best = Best(done, {key: value for key, value in scores.items() if key != "by_c"}, weights)
+        history.rows.append(row)
         if report:
-            report(done, loss.item(), validation_value)
-        if done % config.checkpoint_every == 0 or done == config.iterations:
-            seconds = time.perf_counter() - started
-            atomic_save(
-                {
-                    "network": network.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "numpy_rng": rng.bit_generator.state,
-                    "torch_rng": torch.get_rng_state(),
-                    "history": history.rows,
-                    "iteration": done,
-                    "seconds": seconds,
-                    "phases": history.phases,
-                },
-                paths["checkpoint"],
-            )
-            card = finished_card(card, config, history, device, seconds)
-            save_model(out, network, card)
-            write_card(paths["card"], card)
-            history.write_csv(paths["csv"])
-            plot_history(history, paths["plot"])
+            report(done, loss.item(), scores)
+        stopping = stop is not None and done < config.iterations and stop(done)
+        if done % config.checkpoint_every == 0 or done == config.iterations or stopping:
+            save(done)
+        if stopping:
+            break
     return card
 
 
-def finished_card(card: dict, config: TrainingConfig, history: History, device: torch.device, seconds: float) -> dict:
-    """The model card: what was trained, on what, how long, and where the loss ended."""
+def finished_card(
+    card: dict, config: TrainingConfig, history: History, device: torch.device, seconds: float, best: Best | None
+) -> dict:
+    """The model card: what was trained, on what, how long, the validation scores and the checkpoint chosen."""
     tail = history.rows[-100:]
-    validated = [row["validation_loss"] for row in history.rows if row["validation_loss"] != ""]
+    validated = [{name: row[name] for name in ("iteration", "c", *SCORES, "score")} for row in history.validations]
+    chosen = None
+    if best is not None:
+        chosen = {"iteration": best.iteration, **best.scores}
+    overrides = dict(card.get("preset_overrides", {}))
+    if best is not None:
+        overrides["c"] = best.scores["c"]
     return {
         **card,
+        "preset_overrides": overrides,
         "training": {**asdict(config), "network": config.network.to_dict()},
         "phases": history.phases,
         "iterations_done": history.rows[-1]["iteration"] if history.rows else 0,
         "device": f"{device.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
         if device.type == "cpu"
-        else f"cuda ({torch.cuda.get_device_name(device)})",
+        else f"{device.type} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else device.type})",
         "wall_time_s": round(seconds, 1),
         "final_train_loss_mean_last_100": float(np.mean([row["train_loss"] for row in tail])) if tail else None,
-        "final_validation_loss": validated[-1] if validated else None,
+        "validation_scores": validated,
+        "chosen_checkpoint": chosen,
         "torch": str(torch.__version__),
     }
 
 
 def write_card(path: Path, card: dict) -> None:
-    import json
-
-    path.write_text(json.dumps(card, indent=2, default=str) + "\n")
+    text = json.dumps(card, indent=2, default=str) + "\n"
+    write_atomically(Path(path), lambda target: target.write_text(text))

@@ -2,15 +2,26 @@ import csv
 import json
 
 import numpy as np
+import pytest
 import torch
 from click.testing import CliRunner
 
 from ctc_submit.cli import main
-from ctc_submit.model.inference import load_model
-from ctc_submit.model.network import NetworkConfig
+from ctc_submit.io import CTCInputError
+from ctc_submit.model.inference import load_model, save_model
+from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.presets import get_preset
-from ctc_submit.training.data import TrainingSequence, ids_from_markers
-from ctc_submit.training.trainer import TrainingConfig, train, validation_loss
+from ctc_submit.training.data import TrainingSequence, ids_from_markers, sample_clip
+from ctc_submit.training.augment import NO_AUGMENTATION
+from ctc_submit.training.trainer import TimeBudget, TrainingConfig, train
+
+PRESET = get_preset("DIC-C2DH-HeLa")
+TINY = NetworkConfig(filters=4, levels=3)
+
+
+@pytest.fixture(scope="module")
+def frames(ctc_data):
+    return TrainingSequence.load(ctc_data / "DIC-C2DH-HeLa", "01", PRESET.low_percentile, PRESET.high_percentile, limit=5)
 
 
 def test_segments_take_the_id_of_their_marker():
@@ -21,42 +32,123 @@ def test_segments_take_the_id_of_their_marker():
     assert relabelled[0, 3] not in (0, 7) and (relabelled[:, 3:] == relabelled[0, 3]).all()
 
 
-def test_twenty_steps_on_real_frames_lower_the_loss(ctc_data, tmp_path):
-    preset = get_preset("DIC-C2DH-HeLa")
-    frames = TrainingSequence.load(ctc_data / "DIC-C2DH-HeLa", "01", preset.low_percentile, preset.high_percentile, limit=6)
-    config = TrainingConfig(
-        iterations=20, clip_length=2, crop_size=64, learning_rate=2e-3, validation_frames=2,
-        validate_every=20, checkpoint_every=20, network=NetworkConfig(filters=8, levels=4),
-    )
-    held_out = TrainingSequence(frames.images[:2], frames.labels[:2])
-    torch.manual_seed(config.seed)
-    from ctc_submit.model.network import StackedHourglass
-
-    before = validation_loss(StackedHourglass(config.network), held_out, preset, config, torch.device("cpu"))
-    card = train([frames], held_out, preset, config, tmp_path / "m.pt", {"dataset": preset.name}, device="cpu")
-    assert card["final_validation_loss"] < before
-    network, loaded_card = load_model(tmp_path / "m.pt", "cpu")
-    assert loaded_card["iterations_done"] == 20
+def test_clips_are_drawn_in_proportion_to_the_clips_a_run_holds():
+    short = TrainingSequence(np.zeros((3, 8, 8), np.float32), np.zeros((3, 8, 8), np.int64))
+    long = TrainingSequence(np.ones((12, 8, 8), np.float32), np.zeros((12, 8, 8), np.int64))
+    rng = np.random.default_rng(0)
+    drawn = [sample_clip([short, long], 2, (8, 8), (8, 8), NO_AUGMENTATION, rng)[0].mean() > 0.5 for _ in range(400)]
+    assert 0.8 < np.mean(drawn) < 0.9  # 11 of the 13 possible clips lie in the long run
+    with pytest.raises(CTCInputError, match="longer than every training sequence"):
+        sample_clip([short], 4, (8, 8), (8, 8), NO_AUGMENTATION, rng)
 
 
-def test_train_command_writes_model_card_curve_and_resumes(ctc_data, tmp_path):
+def test_twenty_steps_on_real_frames_lower_the_training_loss(frames, tmp_path):
+    config = TrainingConfig(iterations=20, clip_length=2, crop_size=64, learning_rate=2e-3, checkpoint_every=20,
+                            network=NetworkConfig(filters=8, levels=4))  # fmt: skip
+    card = train([frames], None, PRESET, config, tmp_path / "m.pt", {"dataset": PRESET.name}, device="cpu")
+    with open(tmp_path / "m_loss.csv") as handle:
+        losses = [float(row["train_loss"]) for row in csv.DictReader(handle)]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    _, loaded_card = load_model(tmp_path / "m.pt", "cpu")
+    assert loaded_card["iterations_done"] == card["iterations_done"] == 20
+
+
+def weights(path):
+    return torch.load(path, weights_only=False)["network"]
+
+
+def test_a_run_stopped_and_resumed_equals_a_straight_run(frames, tmp_path):
+    """N straight iterations = N/2, a stop with a checkpoint, a resume in a fresh call, N/2 more."""
+    config = TrainingConfig(iterations=6, clip_length=2, crop_size=32, learning_rate=1e-3, learning_rate_drop_at=0.5,
+                            checkpoint_every=100, network=TINY)  # fmt: skip
+    train([frames], None, PRESET, config, tmp_path / "straight.pt", {}, device="cpu")
+    train([frames], None, PRESET, config, tmp_path / "split.pt", {}, device="cpu", stop=lambda done: done == 3)
+    assert torch.load(tmp_path / "split.ckpt", weights_only=False)["iteration"] == 3
+    train([frames], None, PRESET, config, tmp_path / "split.pt", {}, device="cpu", resume=True)
+    straight, split = weights(tmp_path / "straight.ckpt"), weights(tmp_path / "split.ckpt")
+    for name in straight:
+        torch.testing.assert_close(split[name], straight[name], rtol=1e-5, atol=1e-6)
+    with open(tmp_path / "split_loss.csv") as first, open(tmp_path / "straight_loss.csv") as second:
+        assert [row["train_loss"] for row in csv.DictReader(first)] == [row["train_loss"] for row in csv.DictReader(second)]
+
+
+def test_a_time_budget_stops_before_the_next_iteration_would_overrun():
+    now = [0.0]
+    budget = TimeBudget(10.0, clock=lambda: now[0])
+    now[0] = 2.0  # iteration 1 took 2 s: 2 + 2*2 < 10
+    assert not budget(1)
+    now[0] = 5.0  # iteration 2 took 3 s: 5 + 2*3 > 10
+    assert budget(2)
+
+
+def test_init_from_starts_from_the_models_weights_and_says_so_in_the_card(frames, tmp_path):
+    torch.manual_seed(5)
+    save_model(tmp_path / "start.pt", StackedHourglass(TINY), {"dataset": PRESET.name, "iterations_done": 7})
+    start, _ = load_model(tmp_path / "start.pt", "cpu")
+    config = TrainingConfig(iterations=1, clip_length=2, crop_size=32, learning_rate=1e-12, network=TINY)
+    card = train([frames], None, PRESET, config, tmp_path / "tuned.pt", {}, device="cpu", init_from=tmp_path / "start.pt")
+    tuned, _ = load_model(tmp_path / "tuned.pt", "cpu")
+    for name, tensor in start.state_dict().items():
+        torch.testing.assert_close(tuned.state_dict()[name], tensor, atol=1e-3, rtol=1e-3)
+    assert card["phases"][0]["init_from"]["model"] == "start.pt" and card["phases"][0]["init_from"]["iterations_done"] == 7
+    other = TrainingConfig(iterations=1, clip_length=2, crop_size=32, network=NetworkConfig(filters=8, levels=3))
+    with pytest.raises(CTCInputError, match="differs from the one to train"):
+        train([frames], None, PRESET, other, tmp_path / "x.pt", {}, device="cpu", init_from=tmp_path / "start.pt")
+
+
+def command(data, out, *extra):
+    return [
+        "train", "--dataset", "DIC-C2DH-HeLa", "--data", str(data), "--out", str(out), "--clip-length", "2",
+        "--filters", "4", "--levels", "3", "--crop-size", "32", "--max-frames", "12", "--held-out", "5-8",
+        "--held-out-margin", "1", "--validation-c", "0.02", "--validate-every", "2", "--checkpoint-every", "2", *extra,
+    ]  # fmt: skip
+
+
+def test_train_command_validates_by_the_pipeline_score_keeps_the_best_and_resumes(ctc_data, tmp_path):
     out = tmp_path / "models" / "tiny.pt"
-    arguments = [
-        "train", "--dataset", "DIC-C2DH-HeLa", "--data", str(ctc_data / "DIC-C2DH-HeLa"), "--out", str(out),
-        "--clip-length", "2", "--filters", "4", "--levels", "3", "--max-frames", "5", "--validation-frames", "2",
-        "--validate-every", "2", "--checkpoint-every", "2",
-    ]
-    first = CliRunner().invoke(main, [*arguments, "--iterations", "2", "--crop-size", "32", "--recurrent-window", "8,2"])
+    data = ctc_data / "DIC-C2DH-HeLa"
+    first = CliRunner().invoke(main, command(data, out, "--iterations", "2", "--recurrent-window", "8,2"))
     assert first.exit_code == 0, first.output
-    resumed = CliRunner().invoke(main, [*arguments, "--iterations", "4", "--crop-size", "64", "--recurrent-window", "8,2", "--resume"])
+    again = CliRunner().invoke(main, command(data, out, "--iterations", "2"))
+    assert again.exit_code == 2 and "already exists" in again.output
+    resumed = CliRunner().invoke(main, command(data, out, "--iterations", "4", "--crop-size", "64", "--recurrent-window", "8,2", "--resume"))
     assert resumed.exit_code == 0, resumed.output
     with open(out.with_name("tiny_loss.csv")) as handle:
         rows = list(csv.DictReader(handle))
     assert [int(row["iteration"]) for row in rows] == [1, 2, 3, 4]
-    assert out.with_name("tiny_loss.png").stat().st_size > 1000
+    assert all(0 <= float(rows[index][name]) <= 1 for index in (1, 3) for name in ("SEG", "SEG_ST", "TRA", "DET"))
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["recurrent_window"] == {"hop": 8, "warmup": 2}
     assert [(phase["from_iteration"], phase["crop_size"]) for phase in card["phases"]] == [(0, 32), (2, 64)]
+    assert [score["iteration"] for score in card["validation_scores"]] == [2, 4]
+    best = max(card["validation_scores"], key=lambda score: score["score"])
+    assert card["chosen_checkpoint"]["iteration"] == best["iteration"] and card["preset_overrides"]["c"] == 0.02
+    assert "5-8" in card["validation"] and card["training_frames"] == ["01: 0-3", "01: 10-11"]
+    _, shipped_card = load_model(out, "cpu")
+    assert shipped_card["chosen_checkpoint"] == card["chosen_checkpoint"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--iterations", "0"], "--iterations"),
+        (["--clip-length", "0"], "--clip-length"),
+        (["--crop-size", "-4"], "--crop-size"),
+        (["--crop-size", "30"], "must divide by 4"),
+        (["--levels", "0"], "--levels"),
+        (["--learning-rate", "nan"], "--learning-rate nan"),
+        (["--device", "tpu"], "--device"),
+        (["--held-out", "40-21"], "FIRST < LAST"),
+        (["--validation-c", "abc"], "--validation-c"),
+        (["--clip-length", "30"], "longer than every run of training frames"),
+        (["--resume"], "no checkpoint to resume from"),
+    ],
+)
+def test_bad_train_options_are_one_line_before_any_work(ctc_data, tmp_path, options, message):
+    result = CliRunner().invoke(main, [*command(ctc_data / "DIC-C2DH-HeLa", tmp_path / "m.pt"), "--iterations", "1", *options])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert result.output.strip().count("\n") <= 3 and "Traceback" not in result.output
+    assert not (tmp_path / "m.pt").exists()
 
 
 def test_train_command_rejects_an_unknown_dataset(tmp_path):
