@@ -24,7 +24,8 @@ from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import get_preset
 from ctc_submit.training.augment import AugmentationRanges
 from ctc_submit.training.data import TrainingSequence, sample_clip
-from ctc_submit.training.trainer import TrainingConfig, clip_objective
+from ctc_submit.training.objective import clips_objective
+from ctc_submit.training.trainer import TrainingConfig
 
 
 def inference_ms(network: StackedHourglass, device: torch.device, precision: str, repeats: int) -> float:
@@ -54,7 +55,8 @@ def training_seconds_per_iteration(config: TrainingConfig, data: str, repeats: i
     for _ in range(repeats + 1):
         started = time.perf_counter()
         images, labels = sample_clip([sequence], config.clip_length, NETWORK_SIZE, (config.crop_size,) * 2, AugmentationRanges(), rng)
-        loss = clip_objective(network, torch.from_numpy(images.astype(np.float32))[:, None], labels, preset, config, rng)
+        batch = torch.from_numpy(images.astype(np.float32))[None, :, None]
+        loss = clips_objective(network, batch, labels[None], preset.r_n, config.max_instances, config.background_weight, config.precision, rng)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -22,14 +22,14 @@ import numpy as np
 import torch
 
 from ctc_submit.io import CTCInputError, write_atomically
-from ctc_submit.model.compute import autocast, resolve_device
+from ctc_submit.model.compute import resolve_device
 from ctc_submit.model.inference import load_model, save_weights
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import Preset
 from ctc_submit.training.augment import AugmentationRanges
 from ctc_submit.training.data import TrainingSequence, sample_clip
-from ctc_submit.training.loss import clip_loss
+from ctc_submit.training.objective import clips_objective
 from ctc_submit.training.validation import SCORES, PipelineValidation
 
 CSV_COLUMNS = ["iteration", "train_loss", "seconds", "c", *SCORES, "score"]
@@ -100,27 +100,6 @@ class TimeBudget:
         self.slowest = max(self.slowest, now - self.last)
         self.last = now
         return now + 2 * self.slowest > self.deadline
-
-
-def forward_clip(network: StackedHourglass, images: torch.Tensor, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run a clip (T, 1, H, W) through time; returns both hourglasses' embeddings (T, E, H, W)."""
-    state = None
-    first, second = [], []
-    with autocast(images.device, precision):
-        for frame in images:
-            a, b, state = network(frame[None].contiguous(memory_format=torch.channels_last), state)
-            first.append(a)
-            second.append(b)
-    return torch.cat(first).float(), torch.cat(second).float()
-
-
-def clip_objective(network, images, labels, preset: Preset, config: TrainingConfig, rng) -> torch.Tensor:
-    """Loss on both hourglasses, so the first one learns embeddings worth feeding the second."""
-    first, second = forward_clip(network, images, config.precision)
-    return sum(
-        clip_loss(embeddings, labels, preset.r_n, config.max_instances, rng, config.background_weight)
-        for embeddings in (first, second)
-    )
 
 
 def plot_history(history: History, path: Path) -> None:
@@ -257,7 +236,10 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = config.learning_rate / 10
         images, labels = sample_clip(sequences, config.clip_length, NETWORK_SIZE, crop, ranges, rng)
-        loss = clip_objective(network, torch.from_numpy(images.astype(np.float32))[:, None].to(device), labels, preset, config, rng)
+        batch = torch.from_numpy(images.astype(np.float32))[None, :, None].to(device)
+        loss = clips_objective(
+            network, batch, labels[None], preset.r_n, config.max_instances, config.background_weight, config.precision, rng
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
