@@ -57,6 +57,21 @@ def count_divisions(tracks: Iterable[Track]) -> int:
     return sum(count >= 2 for count in children.values())
 
 
+def lineage_counts(tracks: Iterable[Track], short_length: int = 2) -> dict[str, int]:
+    """What a biologist checks first: tracks, divisions, tracks of at most ``short_length`` frames, most children."""
+    tracks = list(tracks)
+    children: dict[int, int] = defaultdict(int)
+    for track in tracks:
+        if track.parent:
+            children[track.parent] += 1
+    return {
+        "tracks": len(tracks),
+        "divisions": count_divisions(tracks),
+        "short_tracks": sum(track.end - track.begin + 1 <= short_length for track in tracks),
+        "max_children": max(children.values(), default=0),
+    }
+
+
 def _runs(frames: list[int]) -> list[tuple[int, int]]:
     """Maximal ranges of consecutive frames, as (first, last)."""
     runs = []
