@@ -89,9 +89,10 @@ def reconcile(present: Sequence[set[int]], graph: nx.DiGraph) -> tuple[nx.DiGrap
     """Tracks that agree with the pixels: the lineage ``graph`` rebuilt from what each frame holds.
 
     A label absent from every frame is dropped and its children re-pointed to its nearest
-    surviving ancestor, unless that would give it more than two children (they become roots); a label that reappears after a gap continues as a new label whose parent
-    is the part before the gap; labels with no node in ``graph`` start parentless tracks. Returns
-    the new graph and, per frame, the relabelling {old: new} that the frames need.
+    surviving ancestor, unless that would give it more than two children (they become roots); a
+    label that reappears after a gap continues as a new label whose parent is the part before the
+    gap; labels with no node in ``graph`` start parentless tracks. Returns the new graph and, per
+    frame, the relabelling {old: new} that the frames need.
     """
     frames_of: dict[int, list[int]] = defaultdict(list)
     for frame, labels in enumerate(present):
@@ -285,7 +286,9 @@ def link_tracks(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> No
     """
     next_label = max(graph.nodes, default=0) + 1
     for begin in range(1, len(stack)):
-        new = [label for label in sorted(graph.nodes) if graph.nodes[label]["begin"] == begin and not graph.in_degree(label)]
+        new = [
+            label for label in sorted(graph.nodes) if graph.nodes[label]["begin"] == begin and not graph.in_degree(label)
+        ]
         by_mother: dict[int, list[int]] = defaultdict(list)
         for label in new:
             mother = best_parent(stack, label, begin, rules.parent_window, rules.dilation, rules.min_iou)

@@ -379,7 +379,7 @@ def check_lineage(
     res_dir: Path, tracks: dict[int, Track], sequence: SequenceFrames, checked: set[int], report: ValidationReport
 ) -> None:
     """Warnings about lineages no cell produces (the official tools accept them): more than two
-    children, one-frame tracks, daughters away from their mother."""
+    children, one-frame tracks that neither start nor end the sequence, daughters away from their mother."""
     children: dict[int, list[Track]] = defaultdict(list)
     for track in tracks.values():
         if track.parent in tracks:
@@ -390,10 +390,12 @@ def check_lineage(
             report.warnings.append(
                 f"label {parent}: {len(kids)} children ({labels}); accepted, but a cell divides into two"
             )
-    single = sorted(label for label, track in tracks.items() if track.begin == track.end)
+    first, last = sequence.frames[0], sequence.frames[-1]
+    single = sorted(label for label, track in tracks.items() if first < track.begin == track.end < last)
     if single:
+        labels = name_list([str(label) for label in single], 10)
         report.warnings.append(
-            f"{len(single)} one-frame track(s) (labels {name_list([str(label) for label in single], 10)}); "
+            f"{len(single)} one-frame track(s) inside the sequence (labels {labels}); "
             "accepted, but often segmentation flicker"
         )
     for parent, kids in sorted(children.items()):

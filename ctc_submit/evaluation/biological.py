@@ -34,7 +34,7 @@ from ctc_submit.io import Track
 
 @dataclass(frozen=True)
 class DivisionCounts:
-    """Divisions of the result that match one of the reference (tp), that match none (fp), reference ones missed (fn)."""
+    """Result divisions matching a reference one (tp), matching none (fp), and reference ones missed (fn)."""
 
     tp: int
     fp: int
@@ -134,11 +134,17 @@ def children_of(tracks: Iterable[Track]) -> dict[int, list[Track]]:
 def divisions_of(tracks: Sequence[Track]) -> dict[Track, list[Track]]:
     """Mother -> daughters, for every track with two or more children."""
     by_label = {track.label: track for track in tracks}
-    return {by_label[label]: kids for label, kids in children_of(tracks).items() if len(kids) >= 2 and label in by_label}
+    children = children_of(tracks)
+    return {by_label[label]: kids for label, kids in children.items() if len(kids) >= 2 and label in by_label}
 
 
 def _division_matches(
-    matches: FrameMatches, gt_mother: Track, gt_daughters: list[Track], mother: Track, daughters: list[Track], tolerance: int
+    matches: FrameMatches,
+    gt_mother: Track,
+    gt_daughters: list[Track],
+    mother: Track,
+    daughters: list[Track],
+    tolerance: int,
 ) -> bool:
     if len(gt_daughters) != len(daughters) or abs(gt_mother.end - mother.end) > tolerance:
         return False
@@ -238,8 +244,10 @@ def chota(frames: Sequence[FrameMatch], gt_tracks: Sequence[Track], res_tracks: 
     total = counts.sum()
     if total == 0:
         return 0.0
-    gt_cliques = {gt_ids[node]: [gt_ids[x] for x in members] for node, members in lineage_cliques(gt_tracks, gt_root).items()}
-    res_cliques = {res_ids[node]: [res_ids[x] for x in members] for node, members in lineage_cliques(res_tracks, res_root).items()}
+    gt_cliques = {gt_ids[node]: [gt_ids[x] for x in clique] for node, clique in lineage_cliques(gt_tracks, gt_root).items()}
+    res_cliques = {
+        res_ids[node]: [res_ids[x] for x in clique] for node, clique in lineage_cliques(res_tracks, res_root).items()
+    }
     score = 0.0
     for i, j in zip(*np.nonzero(counts[1:, 1:])):
         rows, cols = gt_cliques[i + 1], res_cliques[j + 1]

@@ -29,7 +29,9 @@ MEASURES = ("SEG", "TRA", "DET", "LNK", "OP_CSB", "OP_CTB", "DET0")
 BIOLOGICAL = ("CT", "TF", "BC", "CCA", "BIO", "OP_CLB", "CHOTA", "DIV_PRECISION", "DIV_RECALL", "DIV_F1")
 WITH_TOLERANCE = {"BC", "BIO", "OP_CLB", "DIV_PRECISION", "DIV_RECALL", "DIV_F1"}
 # The biological measures reported by default (``evaluate --bio``, the run report).
-BIOLOGICAL_DEFAULT = ("CT", "TF", "BC(0)", "CCA", "BIO(0)", "OP_CLB(0)", "CHOTA", "DIV_PRECISION(0)", "DIV_RECALL(0)", "DIV_F1(0)")
+BIOLOGICAL_DEFAULT = (
+    "CT", "TF", "BC(0)", "CCA", "BIO(0)", "OP_CLB(0)", "CHOTA", "DIV_PRECISION(0)", "DIV_RECALL(0)", "DIV_F1(0)",
+)  # fmt: skip
 _NAME = re.compile(r"^([A-Z_0-9]+?)(?:\((\d+)\))?$")
 
 _NEEDS_SEG = {"SEG", "OP_CSB", "OP_CTB"}

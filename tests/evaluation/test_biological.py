@@ -12,6 +12,7 @@ import pytest
 from ctc_submit.evaluation import evaluate
 from ctc_submit.evaluation.aogm import FrameMatch
 from ctc_submit.evaluation.biological import (
+    DivisionCounts,
     FrameMatches,
     cell_cycle_accuracy,
     complete_tracks,
@@ -40,7 +41,7 @@ def test_a_division_found_a_frame_late_counts_only_with_tolerance():
     # the result keeps label 1 over frame 2, where the reference shows the daughters
     frames[2] = FrameMatch(2, np.array([2, 3]), np.array([1]), np.array([2]), np.array([1]))
     matches = FrameMatches(frames)
-    assert division_counts(matches, gt, late, 0) == division_counts(matches, gt, late, 0).__class__(0, 1, 1)
+    assert division_counts(matches, gt, late, 0) == DivisionCounts(tp=0, fp=1, fn=1)
     assert division_counts(matches, gt, late, 1).f1() == 1.0
     assert division_counts(matches, gt, gt[:1], 0).f1() == 0.0 and division_counts(matches, gt[:1], gt[:1]).f1() is None
 
