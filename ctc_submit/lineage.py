@@ -8,6 +8,7 @@ before any of its children begins, and every listed track has pixels.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import networkx as nx
@@ -15,9 +16,12 @@ import numpy as np
 from scipy import ndimage
 
 from ctc_submit.io import Track
+from ctc_submit.presets import Preset
 
 MIN_PARENT_IOU = 0.1
 PARENT_DILATION = 1
+NEIGHBOUR_DISTANCE = 3  # pixels of the network grid: a flicker this close to another object is a fragment of it
+GAP_MIN_IOU = 0.25  # a cell missing for a frame or two is linked across the gap only where it was (the merge's IoU)
 
 
 def presence(stack: Iterable[np.ndarray]) -> list[set[int]]:
@@ -53,6 +57,21 @@ def count_divisions(tracks: Iterable[Track]) -> int:
     return sum(count >= 2 for count in children.values())
 
 
+def lineage_counts(tracks: Iterable[Track], short_length: int = 2) -> dict[str, int]:
+    """What a biologist checks first: tracks, divisions, tracks of at most ``short_length`` frames, most children."""
+    tracks = list(tracks)
+    children: dict[int, int] = defaultdict(int)
+    for track in tracks:
+        if track.parent:
+            children[track.parent] += 1
+    return {
+        "tracks": len(tracks),
+        "divisions": count_divisions(tracks),
+        "short_tracks": sum(track.end - track.begin + 1 <= short_length for track in tracks),
+        "max_children": max(children.values(), default=0),
+    }
+
+
 def _runs(frames: list[int]) -> list[tuple[int, int]]:
     """Maximal ranges of consecutive frames, as (first, last)."""
     runs = []
@@ -70,9 +89,10 @@ def reconcile(present: Sequence[set[int]], graph: nx.DiGraph) -> tuple[nx.DiGrap
     """Tracks that agree with the pixels: the lineage ``graph`` rebuilt from what each frame holds.
 
     A label absent from every frame is dropped and its children re-pointed to its nearest
-    surviving ancestor; a label that reappears after a gap continues as a new label whose parent
-    is the part before the gap; labels with no node in ``graph`` start parentless tracks. Returns
-    the new graph and, per frame, the relabelling {old: new} that the frames need.
+    surviving ancestor, unless that would give it more than two children (they become roots); a
+    label that reappears after a gap continues as a new label whose parent is the part before the
+    gap; labels with no node in ``graph`` start parentless tracks. Returns the new graph and, per
+    frame, the relabelling {old: new} that the frames need.
     """
     frames_of: dict[int, list[int]] = defaultdict(list)
     for frame, labels in enumerate(present):
@@ -107,7 +127,7 @@ def reconcile(present: Sequence[set[int]], graph: nx.DiGraph) -> tuple[nx.DiGrap
         if parent:
             begin = runs[0][0]
             earlier = [new for first, last, new in runs_of[parent] if last < begin]
-            if earlier:
+            if earlier and result.out_degree(earlier[-1]) < 2:
                 result.add_edge(earlier[-1], label)
     return result, relabel
 
@@ -133,6 +153,46 @@ def remove_border_objects(stack: np.ndarray, band: tuple[float, float]) -> None:
         inside = np.unique(frame[inner])
         for label in np.setdiff1d(labels[labels > 0], inside):
             frame[frame == label] = 0
+
+
+@dataclass(frozen=True)
+class LineageRules:
+    """What makes a division, a continuation and a flicker (the preset's thresholds; see :func:`rules_of`).
+
+    A division is exactly two daughters that begin together within ``parent_window`` frames after
+    the mother ends, each with ``min_daughter_overlap`` of its first mask inside the mother's last
+    (dilated by ``dilation``) and an area between ``daughter_area`` times the mother's. A track of
+    at most ``flicker_length`` frames that neither starts nor ends the sequence is a flicker.
+    """
+
+    parent_window: int = 3
+    daughter_area: tuple[float, float] = (0.2, 1.3)
+    min_daughter_overlap: float = 0.05
+    flicker_length: int = 2
+    dilation: int = PARENT_DILATION
+    min_iou: float = MIN_PARENT_IOU
+    gap_min_iou: float = GAP_MIN_IOU
+    neighbour_distance: int = NEIGHBOUR_DISTANCE
+
+
+def rules_of(preset: Preset) -> LineageRules:
+    return LineageRules(
+        parent_window=preset.parent_window,
+        daughter_area=(preset.min_daughter_area, preset.max_daughter_area),
+        min_daughter_overlap=preset.min_daughter_overlap,
+        flicker_length=preset.flicker_length,
+    )
+
+
+def _relabel_track(stack: np.ndarray, graph: nx.DiGraph, label: int, into: int) -> None:
+    """Track ``label`` continues track ``into`` (which ends right before it): one label, one node."""
+    node = graph.nodes[label]
+    for frame in stack[node["begin"] : node["end"] + 1]:
+        frame[frame == label] = into
+    graph.nodes[into]["end"] = node["end"]
+    for child in list(graph.successors(label)):
+        graph.add_edge(into, child)
+    graph.remove_node(label)
 
 
 def _cut(stack: np.ndarray, graph: nx.DiGraph, label: int, begin: int, new: int) -> None:
@@ -166,32 +226,139 @@ def best_parent(stack: np.ndarray, label: int, begin: int, window: int, dilation
     return best if best_iou >= min_iou and best_iou > 0 else 0
 
 
-def assign_parents(stack: np.ndarray, graph: nx.DiGraph, window: int, dilation: int, min_iou: float) -> None:
-    """Give each parentless track that starts after frame 0 the best-overlapping earlier label as parent.
+def iou(first: np.ndarray, second: np.ndarray) -> float:
+    union = np.count_nonzero(first | second)
+    return np.count_nonzero(first & second) / union if union else 0.0
 
-    When the parent still exists where the child starts (the mother kept her label as one of the
-    daughters), the parent is cut there and its remainder becomes a sibling of the child.
+
+def _length(graph: nx.DiGraph, label: int) -> int:
+    return graph.nodes[label]["end"] - graph.nodes[label]["begin"] + 1
+
+
+def _is_flicker(graph: nx.DiGraph, label: int, frames: int, rules: LineageRules) -> bool:
+    node = graph.nodes[label]
+    return _length(graph, label) <= rules.flicker_length and node["begin"] > 0 and node["end"] < frames - 1
+
+
+def is_division(mother: np.ndarray, daughters: list[np.ndarray], rules: LineageRules) -> bool:
+    """Two daughters, each overlapping the mother's last mask and of a plausible size next to it."""
+    if len(daughters) != 2:
+        return False
+    grown = ndimage.binary_dilation(mother, iterations=rules.dilation) if rules.dilation else mother
+    area = np.count_nonzero(mother)
+    low, high = rules.daughter_area
+    for daughter in daughters:
+        size = np.count_nonzero(daughter)
+        if not size or not low <= size / area <= high:
+            return False
+        if np.count_nonzero(daughter & grown) < rules.min_daughter_overlap * size:
+            return False
+    return True
+
+
+def merge_flickers(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> None:
+    """Give a flicker track that touches another object in each of its frames to that object (an over-split cell)."""
+    for label in sorted(graph.nodes):
+        if not _is_flicker(graph, label, len(stack), rules) or graph.degree(label):
+            continue
+        node = graph.nodes[label]
+        targets = []
+        for frame in stack[node["begin"] : node["end"] + 1]:
+            ring = ndimage.binary_dilation(frame == label) & (frame != label) & (frame > 0)
+            if not ring.any():
+                break
+            targets.append(int(np.bincount(frame[ring]).argmax()))
+        else:
+            for frame, target in zip(stack[node["begin"] : node["end"] + 1], targets):
+                frame[frame == label] = target
+            graph.remove_node(label)
+
+
+def link_tracks(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> None:
+    """Parents for the tracks that begin after frame 0, one frame at a time.
+
+    The new tracks of a frame are grouped by the earlier label they overlap best (their mother
+    candidate). A mother still present beside one new track divides when the pair passes
+    :func:`is_division` (she is cut there); a mother that has ended divides into exactly two
+    such candidates. Otherwise the best-overlapping candidate continues her: under her label
+    when it begins right after her, through a gap link when it reappears where she was; the
+    other candidates stay new, unrelated tracks. A track that already has children gets no more.
     """
     next_label = max(graph.nodes, default=0) + 1
-    for label in sorted(graph.nodes, key=lambda node: (graph.nodes[node]["begin"], node)):
-        begin = graph.nodes[label]["begin"]
-        if begin == 0 or graph.in_degree(label):
-            continue
-        parent = best_parent(stack, label, begin, window, dilation, min_iou)
-        if not parent:
-            continue
-        if graph.nodes[parent]["end"] >= begin:
-            _cut(stack, graph, parent, begin, next_label)
-            next_label += 1
-        graph.add_edge(parent, label)
+    for begin in range(1, len(stack)):
+        new = [
+            label for label in sorted(graph.nodes) if graph.nodes[label]["begin"] == begin and not graph.in_degree(label)
+        ]
+        by_mother: dict[int, list[int]] = defaultdict(list)
+        for label in new:
+            mother = best_parent(stack, label, begin, rules.parent_window, rules.dilation, rules.min_iou)
+            if mother and not graph.out_degree(mother):
+                by_mother[mother].append(label)
+        for mother, candidates in by_mother.items():
+            if graph.nodes[mother]["end"] >= begin:
+                if len(candidates) == 1 and _splits_off(stack, graph, mother, candidates[0], begin, rules):
+                    _cut(stack, graph, mother, begin, next_label)
+                    graph.add_edge(mother, candidates[0])
+                    next_label += 1
+            else:
+                _follow_ended_mother(stack, graph, mother, candidates, begin, rules)
 
 
-def drop_short_roots(stack: np.ndarray, graph: nx.DiGraph, min_length: int) -> None:
-    """Remove parentless tracks shorter than ``min_length`` frames (spurious detections); children become roots."""
-    for label in [node for node in graph.nodes if not graph.in_degree(node)]:
-        node = graph.nodes[label]
-        if node["end"] - node["begin"] + 1 < min_length:
-            for frame in stack[node["begin"] : node["end"] + 1]:
+def _lasting(graph: nx.DiGraph, labels: Iterable[int], frames: int, rules: LineageRules) -> bool:
+    return not any(_is_flicker(graph, label, frames, rules) for label in labels)
+
+
+def _splits_off(stack: np.ndarray, graph: nx.DiGraph, mother: int, label: int, begin: int, rules: LineageRules) -> bool:
+    """Whether new track ``label`` and the mother's own mask at ``begin`` are her two daughters (she kept her label)."""
+    end = graph.nodes[mother]["end"]
+    remainder_lasts = end - begin + 1 > rules.flicker_length or end == len(stack) - 1
+    daughters = [stack[begin] == mother, stack[begin] == label]
+    return (
+        remainder_lasts
+        and _lasting(graph, [label], len(stack), rules)
+        and is_division(stack[begin - 1] == mother, daughters, rules)
+    )
+
+
+def _follow_ended_mother(
+    stack: np.ndarray, graph: nx.DiGraph, mother: int, candidates: list[int], begin: int, rules: LineageRules
+) -> None:
+    """Two plausible daughters, or else the best candidate continues the mother (the others stay unrelated)."""
+    end = graph.nodes[mother]["end"]
+    last = stack[end] == mother
+    firsts = {label: stack[begin] == label for label in candidates}
+    if _lasting(graph, candidates, len(stack), rules) and is_division(last, list(firsts.values()), rules):
+        graph.add_edges_from((mother, label) for label in candidates)
+        return
+    best = max(candidates, key=lambda label: (iou(last, firsts[label]), -label))
+    if end == begin - 1:
+        _relabel_track(stack, graph, best, mother)
+    elif iou(last, firsts[best]) >= rules.gap_min_iou:
+        graph.add_edge(mother, best)
+
+
+def has_neighbour(stack: np.ndarray, graph: nx.DiGraph, label: int, distance: int) -> bool:
+    """Whether track ``label`` comes within ``distance`` pixels of another object in one of its frames,
+    or overlaps one in the frame before it begins or after it ends."""
+    begin, end = graph.nodes[label]["begin"], graph.nodes[label]["end"]
+    for t in range(begin, end + 1):
+        mask = stack[t] == label
+        near = ndimage.binary_dilation(mask, iterations=distance) if distance else mask
+        around = stack[t][near]
+        if ((around != label) & (around > 0)).any():
+            return True
+    before = stack[begin - 1][stack[begin] == label] if begin > 0 else np.zeros(0, stack.dtype)
+    after = stack[end + 1][stack[end] == label] if end + 1 < len(stack) else np.zeros(0, stack.dtype)
+    return bool(before.any() or after.any())
+
+
+def drop_flickers(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> None:
+    """Remove unlinked flicker tracks next to another object: fragments and blips, not cells of their own."""
+    for label in sorted(graph.nodes):
+        if not _is_flicker(graph, label, len(stack), rules) or graph.degree(label):
+            continue
+        if has_neighbour(stack, graph, label, rules.neighbour_distance):
+            for frame in stack[graph.nodes[label]["begin"] : graph.nodes[label]["end"] + 1]:
                 frame[frame == label] = 0
             graph.remove_node(label)
 
@@ -206,21 +373,21 @@ def compact(stack: np.ndarray, graph: nx.DiGraph) -> nx.DiGraph:
 
 
 def build_lineage(
-    stack: np.ndarray,
-    parent_window: int,
-    border_band: tuple[float, float] = (0.0, 0.0),
-    dilation: int = PARENT_DILATION,
-    min_iou: float = MIN_PARENT_IOU,
-    min_length: int = 1,
+    stack: np.ndarray, rules: LineageRules = LineageRules(), border_band: tuple[float, float] = (0.0, 0.0)
 ) -> tuple[np.ndarray, list[Track]]:
-    """Merged labels (T, H, W) in, CTC-consistent labels and tracks out (frames counted from 0)."""
+    """Merged labels (T, H, W) in, CTC-consistent labels and tracks out (frames counted from 0).
+
+    Flickers merge into the object they over-split, parents follow :func:`link_tracks`, and the
+    flickers left unlinked beside an earlier object go; no track ends up with more than two children.
+    """
     stack = np.array(stack, dtype=np.int32)
     if any(band > 0 for band in border_band):
         remove_border_objects(stack, border_band)
     graph, relabel = reconcile(presence(stack), nx.DiGraph())
     apply_relabel(stack, relabel)
-    assign_parents(stack, graph, parent_window, dilation, min_iou)
-    if min_length > 1:
-        drop_short_roots(stack, graph, min_length)
+    graph.remove_edges_from(list(graph.edges))  # gaps are judged by link_tracks like any new track
+    merge_flickers(stack, graph, rules)
+    link_tracks(stack, graph, rules)
+    drop_flickers(stack, graph, rules)
     graph = compact(stack, graph)
     return stack, tracks_from_graph(graph)

@@ -28,7 +28,14 @@ from threadpoolctl import threadpool_limits
 
 from ctc_submit.clustering import Mode, background_embedding, start_worker, timed_cluster_pair
 from ctc_submit.io import CTCInputError, Track, digits_of, frame_index, frame_layout, list_frames, read_frame
-from ctc_submit.lineage import build_lineage, count_divisions, graph_from_tracks, reconcile, tracks_from_graph
+from ctc_submit.lineage import (
+    build_lineage,
+    count_divisions,
+    graph_from_tracks,
+    reconcile,
+    rules_of,
+    tracks_from_graph,
+)
 from ctc_submit.merge import merge_pairs
 from ctc_submit.model.compute import Precision, resolve_device
 from ctc_submit.model.inference import RecurrentWindow, embed_pairs
@@ -343,7 +350,7 @@ def track_pairs(
         merged.append(frame)
         report("track", len(merged), total)
     with clock.stage("lineage"):
-        stack, tracks = build_lineage(np.stack(merged), preset.parent_window, border_band(preset, shape))
+        stack, tracks = build_lineage(np.stack(merged), rules_of(preset), border_band(preset, shape))
     del merged
     with SubmissionWriter(Path(output_dir), digits, overwrite, protected) as writer:
         present = []

@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ctc_submit.io import write_atomically
+from ctc_submit.lineage import lineage_counts
 from ctc_submit.pipeline import STAGES, PipelineResult
 from ctc_submit.presets import Preset
 
@@ -54,9 +55,12 @@ def build_report(
     parameters: dict,
     result: PipelineResult,
     total_seconds: float,
-    scores: dict[str, float] | None,
+    scores: dict[str, float | None] | None,
     score_error: str | None,
+    gt_lineage: dict[str, int] | None = None,
+    cell_table: Path | None = None,
 ) -> dict:
+    """``gt_lineage``: the ground truth's lineage counts, shown next to the result's where GT exists."""
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "input": str(Path(input_dir).resolve()),
@@ -76,6 +80,8 @@ def build_report(
             "tracks": len(result.tracks),
             "divisions": result.divisions,
         },
+        "lineage": {"result": lineage_counts(result.tracks), "ground_truth": gt_lineage},
+        "cell_table": str(Path(cell_table).resolve()) if cell_table else None,
         "frame_size": list(result.shape),
         "warnings": result.warnings,
         "input_warnings": result.input_warnings,

@@ -35,6 +35,7 @@ MAX_LABEL = int(np.iinfo(np.uint16).max)
 # Compressions the official tools' TIFF reader decodes; it was built without zstd.
 READABLE_COMPRESSIONS = {"NONE", "LZW", "PACKBITS", "ADOBE_DEFLATE", "DEFLATE"}
 MIN_DIGITS = 3
+DAUGHTER_DISTANCE = 2  # pixels: a daughter this close to her mother's last mask counts as overlapping it
 
 
 @dataclass
@@ -374,7 +375,49 @@ def validate_result(res_dir: Path, gt_dir: Path | None = None, num_digits: int |
     if tracks is not None:
         valid = check_track_table(tracks, report)
         check_consistency(valid, {track.label for track in tracks}, scan.presence, sequence, scan.checked, report)
+        check_lineage(res_dir, valid, sequence, scan.checked, report)
     return report
+
+
+def check_lineage(
+    res_dir: Path, tracks: dict[int, Track], sequence: SequenceFrames, checked: set[int], report: ValidationReport
+) -> None:
+    """Warnings about lineages no cell produces (the official tools accept them): more than two
+    children, one-frame tracks that neither start nor end the sequence, daughters away from their mother."""
+    children: dict[int, list[Track]] = defaultdict(list)
+    for track in tracks.values():
+        if track.parent in tracks:
+            children[track.parent].append(track)
+    for parent, kids in sorted(children.items()):
+        if len(kids) > 2:
+            labels = ", ".join(str(kid.label) for kid in sorted(kids))
+            report.warnings.append(
+                f"label {parent}: {len(kids)} children ({labels}); accepted, but a cell divides into two"
+            )
+    first, last = sequence.frames[0], sequence.frames[-1]
+    single = sorted(label for label, track in tracks.items() if first < track.begin == track.end < last)
+    if single:
+        labels = name_list([str(label) for label in single], 10)
+        report.warnings.append(
+            f"{len(single)} one-frame track(s) inside the sequence (labels {labels}); "
+            "accepted, but often segmentation flicker"
+        )
+    for parent, kids in sorted(children.items()):
+        if len(kids) < 2:
+            continue
+        end = tracks[parent].end
+        for kid in kids:
+            if end in checked and kid.begin in checked and not _overlaps(res_dir, sequence.digits, parent, end, kid):
+                report.warnings.append(
+                    where([kid.begin], kid.label) + f"daughter of {parent} does not overlap its mother's last mask "
+                    f"(frame {end}); accepted, but daughters appear where their mother was"
+                )
+
+
+def _overlaps(res_dir: Path, digits: int, parent: int, end: int, kid: Track) -> bool:
+    mother = read_labels(res_dir / mask_name(end, digits)) == parent
+    daughter = read_labels(res_dir / mask_name(kid.begin, digits)) == kid.label
+    return bool((ndimage.binary_dilation(mother, iterations=DAUGHTER_DISTANCE) & daughter).any())
 
 
 def read_track_file(res_dir: Path, report: ValidationReport) -> list[Track] | None:

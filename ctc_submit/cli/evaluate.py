@@ -11,8 +11,8 @@ import click
 
 from ctc_submit.cli.errors import InputError, user_errors
 from ctc_submit.download import remove_empty
+from ctc_submit.evaluation.measures import BIOLOGICAL_DEFAULT, MEASURES, available_measures, evaluate, evaluate_official, locate
 from ctc_submit.io import write_atomically
-from ctc_submit.evaluation.measures import MEASURES, evaluate, evaluate_official
 
 
 def _measure_list(text: str | None) -> list[str] | None:
@@ -28,7 +28,12 @@ def _measure_list(text: str | None) -> list[str] | None:
 @click.option(
     "--measures",
     metavar="LIST",
-    help=f"Comma-separated, from {','.join(MEASURES)} (default: SEG, TRA and DET where the ground truth exists).",
+    help=f"Comma-separated, from {','.join(MEASURES)},CT,TF,BC(i),CCA,BIO(i),OP_CLB(i),CHOTA,"
+    "DIV_PRECISION(i),DIV_RECALL(i),DIV_F1(i) (default: SEG, TRA and DET where the ground truth exists).",
+)
+@click.option(
+    "--bio", is_flag=True,
+    help=f"Add the biological measures and division scores ({','.join(BIOLOGICAL_DEFAULT)}); i is the tolerance in frames.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object {measure: value}.")
 @click.option(
@@ -41,15 +46,26 @@ def _measure_list(text: str | None) -> list[str] | None:
 )
 @user_errors
 def command(
-    dataset_dir: Path, seq: str, res_dir: Path | None, measures: str | None, as_json: bool, log_dir: Path | None, official: bool
+    dataset_dir: Path,
+    seq: str,
+    res_dir: Path | None,
+    measures: str | None,
+    bio: bool,
+    as_json: bool,
+    log_dir: Path | None,
+    official: bool,
 ) -> None:
     """Score DATASET_DIR/SEQ_RES against DATASET_DIR/SEQ_GT like the official CTC evaluators.
 
     Prints one official line per measure, e.g. "SEG measure: 0.502177". DET0 is DET
     without the false-positive penalty, LNK the linking part of TRA, OP_CSB = (SEG+DET)/2
-    and OP_CTB = (SEG+TRA)/2. Results the official tools reject are refused.
+    and OP_CTB = (SEG+TRA)/2. CT, TF, BC(i), CCA, BIO(i) and OP_CLB(i) = (LNK+BIO)/2 are the
+    challenge's biological measures, CHOTA the lineage-aware HOTA; a measure undefined for this
+    ground truth (BC without divisions) prints "n/a". Results the official tools reject are refused.
     """
     requested = _measure_list(measures)
+    if bio:
+        requested = (requested or available_measures(locate(dataset_dir, seq, res_dir))) + list(BIOLOGICAL_DEFAULT)
     # Logs are written to a staging folder first, so that an unwritable --log-dir costs the logs only, not the scores.
     with tempfile.TemporaryDirectory(prefix="ctc-submit-logs.") as staging:
         staged = Path(staging) if log_dir is not None else None
@@ -61,7 +77,7 @@ def command(
             click.echo(json.dumps(values))
         else:
             for name, value in values.items():
-                click.echo(f"{name} measure: {value:.6f}")
+                click.echo(f"{name} measure: {'n/a' if value is None else f'{value:.6f}'}")
         if staged is not None:
             publish_logs(staged, log_dir)
 

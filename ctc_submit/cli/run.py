@@ -9,11 +9,12 @@ from pathlib import Path
 
 import click
 
+from ctc_submit.cells import cell_rows, cell_table_path, write_cell_table
 from ctc_submit.cli.errors import InputError, interruptible, user_errors
 from ctc_submit.cli.options import device_option, precision_option
 from ctc_submit.clustering import subsampling_step
-from ctc_submit.io import CTCInputError
-from ctc_submit.lineage import MIN_PARENT_IOU, PARENT_DILATION
+from ctc_submit.io import CTCInputError, digits_of, list_frames, read_tracks
+from ctc_submit.lineage import GAP_MIN_IOU, MIN_PARENT_IOU, NEIGHBOUR_DISTANCE, PARENT_DILATION, lineage_counts
 from ctc_submit.merge import MIN_IOU
 from ctc_submit.pipeline import STAGES, PipelineResult, check_folders, core_plan, run_pipeline
 from ctc_submit.presets import Preset, get_preset, tuned_preset
@@ -63,24 +64,48 @@ class PhaseBars:
         self.done = done
 
 
-def score(input_dir: Path, output_dir: Path) -> tuple[dict[str, float] | None, str | None]:
-    """Official measures against ``SEQ_GT``; a failure is reported, not raised (the result is written)."""
-    from ctc_submit.evaluation import evaluate
+def score(input_dir: Path, output_dir: Path) -> tuple[dict[str, float | None] | None, str | None]:
+    """Official measures against ``SEQ_GT``, and the biological ones where it tracks; a failure is
+    reported, not raised (the result is written)."""
+    from ctc_submit.evaluation import available_measures, evaluate, locate
+    from ctc_submit.evaluation.measures import BIOLOGICAL_DEFAULT
 
     try:
-        return evaluate(input_dir.parent, input_dir.name, output_dir), None
+        measures = available_measures(locate(input_dir.parent, input_dir.name, output_dir))
+        if "TRA" in measures:
+            measures += list(BIOLOGICAL_DEFAULT)
+        return evaluate(input_dir.parent, input_dir.name, output_dir, measures), None
     except CTCInputError as error:
         return None, str(error)
 
 
+def gt_lineage(gt_dir: Path) -> dict[str, int] | None:
+    """The ground truth's lineage counts, to read the result's against; None without GT tracks."""
+    path = gt_dir / "TRA" / "man_track.txt"
+    try:
+        return lineage_counts(read_tracks(path)) if path.is_file() else None
+    except CTCInputError:
+        return None
+
+
 def summary(
-    output_dir: Path, result: PipelineResult, total: float, scores: dict | None, score_error: str | None
+    output_dir: Path,
+    result: PipelineResult,
+    total: float,
+    scores: dict | None,
+    score_error: str | None,
+    reference: dict[str, int] | None = None,
 ) -> list[str]:
-    """A few lines for people: what was written, where the time went, the scores."""
+    """A few lines for people: what was written, where the time went, the lineage next to the GT's, the scores."""
     counts = f"{result.objects} objects, {len(result.tracks)} tracks, {result.divisions} divisions"
+    lineage = lineage_counts(result.tracks)
     lines = [
         f"{output_dir}: {result.frames} masks, {counts}",
         f"time {total:.1f} s: " + "  ".join(f"{stage} {result.seconds[stage]:.1f}" for stage in STAGES),
+        "lineage: " + "  ".join(
+            f"{name.replace('_', ' ')} {value}" + (f" (GT {reference[name]})" if reference else "")
+            for name, value in lineage.items()
+        ),
     ]
     lines += [f"warning: {warning}" for warning in result.input_warnings]
     if result.frames and not result.objects:
@@ -88,7 +113,9 @@ def summary(
     if result.warnings:
         lines.append(f"{len(result.warnings)} validation warnings (listed in the report)")
     if scores:
-        lines.append("scores: " + "  ".join(f"{name} {value:.4f}" for name, value in scores.items()))
+        lines.append(
+            "scores: " + "  ".join(f"{name} {'n/a' if value is None else f'{value:.4f}'}" for name, value in scores.items())
+        )
     if score_error:
         lines.append(f"not scored: {score_error}")
     return lines
@@ -163,19 +190,26 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
         "merge_min_iou": MIN_IOU,
         "parent_min_iou": MIN_PARENT_IOU,
         "parent_dilation": PARENT_DILATION,
+        "gap_min_iou": GAP_MIN_IOU,
+        "flicker_neighbour_distance": NEIGHBOUR_DISTANCE,
         "upsample_smoothing": SMOOTHING,
         "recurrent_window": dataclasses.asdict(window) if window else None,
     }
+    table = cell_table_path(output_dir)
+    rows = cell_rows(output_dir, result.tracks, result.frames, digits_of(list_frames(input_dir)[0]))
+    reference = gt_lineage(gt_dir) if gt_dir.is_dir() else None
     report = build_report(
-        input_dir, output_dir, preset, model_path, card, parameters, result, total, scores, score_error
-    )
-    for line in summary(output_dir, result, total, scores, score_error):
+        input_dir, output_dir, preset, model_path, card, parameters, result, total, scores, score_error,
+        reference, table,
+    )  # fmt: skip
+    for line in summary(output_dir, result, total, scores, score_error, reference):
         click.echo(line)
-    try:
-        write_report(report_path(output_dir), report)
-    except OSError as error:
-        raise click.ClickException(
-            f"{report_path(output_dir)}: cannot write the run report ({error.strerror}); the result is complete"
-        ) from None
+    for path, write in ((report_path(output_dir), lambda: write_report(report_path(output_dir), report)),
+                        (table, lambda: write_cell_table(table, rows))):  # fmt: skip
+        try:
+            write()
+        except OSError as error:
+            raise click.ClickException(f"{path}: cannot be written ({error.strerror}); the result is complete") from None
     click.echo(f"report: {report_path(output_dir)}")
+    click.echo(f"cells: {table}")
 

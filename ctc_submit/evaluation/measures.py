@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+import re
+
 import numpy as np
 
+from ctc_submit.evaluation import biological
 from ctc_submit.evaluation.aogm import FrameMatch, GraphErrors, compare_graphs, det_log, frame_match, tra_log
 from ctc_submit.evaluation.matching import check_same_shape, overlap, read_reference, read_result_mask
 from ctc_submit.evaluation.official import official_measures
@@ -20,11 +23,19 @@ from ctc_submit.evaluation.seg import SegFrame, SegReference, list_seg_reference
 from ctc_submit.io import MAN_TRACK_NAME, CTCInputError, digits_of, list_indexed_files, mask_name, read_tracks
 
 # SEG, TRA and DET are the official measures; DET0 is DET with penalize_extra_detections=0,
-# LNK the linking part of TRA, OP_CSB/OP_CTB the challenge's overall rankings.
+# LNK the linking part of TRA, OP_CSB/OP_CTB the challenge's overall rankings. The biological
+# ones (see evaluation.biological) follow; those marked (i) take a tolerance in frames, BC(1).
 MEASURES = ("SEG", "TRA", "DET", "LNK", "OP_CSB", "OP_CTB", "DET0")
+BIOLOGICAL = ("CT", "TF", "BC", "CCA", "BIO", "OP_CLB", "CHOTA", "DIV_PRECISION", "DIV_RECALL", "DIV_F1")
+WITH_TOLERANCE = {"BC", "BIO", "OP_CLB", "DIV_PRECISION", "DIV_RECALL", "DIV_F1"}
+# The biological measures reported by default (``evaluate --bio``, the run report).
+BIOLOGICAL_DEFAULT = (
+    "CT", "TF", "BC(0)", "CCA", "BIO(0)", "OP_CLB(0)", "CHOTA", "DIV_PRECISION(0)", "DIV_RECALL(0)", "DIV_F1(0)",
+)  # fmt: skip
+_NAME = re.compile(r"^([A-Z_0-9]+?)(?:\((\d+)\))?$")
 
 _NEEDS_SEG = {"SEG", "OP_CSB", "OP_CTB"}
-_NEEDS_LINKS = {"TRA", "LNK", "OP_CTB"}
+_NEEDS_LINKS = {"TRA", "LNK", "OP_CTB", *BIOLOGICAL}
 _NEEDS_GRAPH = _NEEDS_LINKS | {"DET", "DET0", "OP_CSB"}
 _OFFICIAL_INPUTS = {"SEG": {"SEG"}, "TRA": {"TRA"}, "DET": {"DET"}, "OP_CSB": {"SEG", "DET"}, "OP_CTB": {"SEG", "TRA"}}
 
@@ -63,14 +74,30 @@ def available_measures(inputs: Inputs) -> list[str]:
     return (["SEG"] if inputs.segmentations else []) + (["TRA", "DET"] if inputs.markers else [])
 
 
+def canonical_name(name: str) -> str:
+    """``BC`` -> ``BC(0)``; an unknown name, or a tolerance on a measure without one, is refused."""
+    found = _NAME.match(name.strip().upper())
+    base, tolerance = (found.group(1), found.group(2)) if found else (name, None)
+    if base in MEASURES or base in BIOLOGICAL:
+        if base in WITH_TOLERANCE:
+            return f"{base}({int(tolerance or 0)})"
+        if tolerance is None:
+            return base
+    known = ", ".join([*MEASURES, *(f"{m}(i)" if m in WITH_TOLERANCE else m for m in BIOLOGICAL)])
+    raise CTCInputError(f"unknown measure {name!r} (choose from {known})")
+
+
+def base_name(name: str) -> str:
+    return name.split("(")[0]
+
+
 def _check_requested(inputs: Inputs, measures: Iterable[str]) -> list[str]:
-    requested = list(dict.fromkeys(measures))
-    for name in requested:
-        if name not in MEASURES:
-            raise CTCInputError(f"unknown measure {name!r} (choose from {', '.join(MEASURES)})")
+    requested = list(dict.fromkeys(canonical_name(name) for name in measures))
+    for full_name in requested:
+        name = base_name(full_name)
         if name in _NEEDS_SEG and not inputs.segmentations:
             raise CTCInputError(f"{name}: no segmentation ground truth (man_segT.tif) in {inputs.gt_dir / 'SEG'}")
-        if name in _NEEDS_GRAPH and not inputs.markers:
+        if name in _NEEDS_GRAPH | _NEEDS_LINKS and not inputs.markers:
             raise CTCInputError(f"{name}: no tracking ground truth (man_trackT.tif) in {inputs.gt_dir / 'TRA'}")
     if not requested:
         raise CTCInputError("no measure requested")
@@ -126,20 +153,22 @@ def evaluate(
     measures: Iterable[str] | None = None,
     penalize_extra_detections: bool = True,
     log_dir: Path | None = None,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Score ``SEQ_RES`` (or ``res_dir``) against ``DATASET/SEQ_GT`` like the official evaluators.
 
     ``measures`` defaults to every official measure whose reference exists. Inputs the
     official tools reject raise :class:`CTCInputError`. With ``log_dir``, writes the
     official-style ``SEG_log.txt``/``TRA_log.txt``/``DET_log.txt`` listing every error.
+    A biological measure that is undefined for this reference (BC without divisions) is None.
     """
     inputs = locate(dataset_dir, seq, res_dir)
     requested = _check_requested(inputs, available_measures(inputs) if measures is None else measures)
-    need_links = bool(_NEEDS_LINKS.intersection(requested))
+    bases = {base_name(name) for name in requested}
+    need_links = bool(_NEEDS_LINKS.intersection(bases))
     if need_links:
         _check_tracking_result(inputs)
-    need_seg = bool(_NEEDS_SEG.intersection(requested))
-    need_graph = bool(_NEEDS_GRAPH.intersection(requested))
+    need_seg = bool(_NEEDS_SEG.intersection(bases))
+    need_graph = bool(_NEEDS_GRAPH.intersection(bases)) or need_links
     seg_frames, matches = _scan(inputs, need_seg, need_graph)
 
     values: dict[str, float] = {}
@@ -155,20 +184,47 @@ def evaluate(
         values["DET0"] = errors.det(penalize_extra_detections=False)
         if need_links:
             values["TRA"] = errors.tra()
-        if "LNK" in requested:
-            values["LNK"] = errors.lnk()
+            if bases & {"LNK", "OP_CLB"}:
+                values["LNK"] = errors.lnk()
+            values.update(_biological(requested, matches, *tracks))
     values = _derived(requested, values)
     if log_dir is not None:
         _write_logs(Path(log_dir), requested, values, seg_frames, errors, penalize_extra_detections)
     return values
 
 
-def _derived(requested: list[str], values: dict[str, float]) -> dict[str, float]:
+def _biological(
+    requested: list[str], frames: list[FrameMatch], gt_tracks: list, res_tracks: list
+) -> dict[str, float | None]:
+    """The biological measures asked for (BIO and OP_CLB need all four of CT, TF, BC, CCA)."""
+    matches = biological.FrameMatches(frames)
+    values: dict[str, float | None] = {
+        "CT": biological.complete_tracks(matches, gt_tracks, res_tracks),
+        "TF": biological.track_fractions(matches, gt_tracks),
+        "CCA": biological.cell_cycle_accuracy(gt_tracks, res_tracks),
+    }
+    if "CHOTA" in requested:
+        values["CHOTA"] = biological.chota(frames, gt_tracks, res_tracks)
+    tolerances = {int(name[name.index("(") + 1 : -1]) for name in requested if "(" in name}
+    for i in sorted(tolerances):
+        counts = biological.division_counts(matches, gt_tracks, res_tracks, i)
+        values[f"BC({i})"] = values[f"DIV_F1({i})"] = counts.f1()
+        values[f"DIV_PRECISION({i})"] = counts.precision()
+        values[f"DIV_RECALL({i})"] = counts.recall()
+        values[f"BIO({i})"] = biological.bio([values["CT"], values["TF"], values[f"BC({i})"], values["CCA"]])
+    return values
+
+
+def _derived(requested: list[str], values: dict[str, float | None]) -> dict[str, float | None]:
     """The overall rankings from SEG, DET and TRA, in the requested order."""
     if "OP_CSB" in requested:
         values["OP_CSB"] = (values["SEG"] + values["DET"]) / 2
     if "OP_CTB" in requested:
         values["OP_CTB"] = (values["SEG"] + values["TRA"]) / 2
+    for name in requested:
+        if name.startswith("OP_CLB("):
+            bio = values[name.replace("OP_CLB", "BIO")]
+            values[name] = None if bio is None else (values["LNK"] + bio) / 2
     return {name: values[name] for name in requested}
 
 
@@ -182,7 +238,7 @@ def evaluate_official(
     """Like :func:`evaluate`, but SEG/TRA/DET come from the official executables."""
     inputs = locate(dataset_dir, seq, res_dir)
     requested = _check_requested(inputs, available_measures(inputs) if measures is None else measures)
-    local_only = [name for name in requested if name in ("LNK", "DET0")]
+    local_only = [name for name in requested if base_name(name) in ("LNK", "DET0", *BIOLOGICAL)]
     if local_only:
         raise CTCInputError(f"{', '.join(local_only)}: not computed by the official tools (run without --official)")
     needed = set().union(*(_OFFICIAL_INPUTS[name] for name in requested))

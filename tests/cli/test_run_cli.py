@@ -13,6 +13,8 @@ from ctc_layout import copy_first_frames, save_tiny_model
 from ctc_submit import download
 from ctc_submit.cli import main
 from ctc_submit.cli import run as run_module
+from ctc_submit.io import read_tracks
+from ctc_submit.lineage import lineage_counts
 from ctc_submit.validate import validate_result
 
 DATASET = "DIC-C2DH-HeLa"
@@ -42,14 +44,21 @@ def test_a_run_writes_a_valid_result_and_a_report_beside_it_with_scores(layout, 
     result = invoke_on(layout, "--dataset", DATASET, "--model", tiny_model, "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert validate_result(layout / "01_RES", layout / "01_GT").ok
-    assert sorted(path.name for path in layout.iterdir()) == ["01", "01_GT", "01_RES", "01_RES.run_report.json"]
+    assert sorted(path.name for path in layout.iterdir()) == ["01", "01_GT", "01_RES", "01_RES.cells.csv", "01_RES.run_report.json"]
     report = json.loads((layout / "01_RES.run_report.json").read_text())
     assert report["dataset"] == DATASET and report["preset"]["m_pts"] == 1000
     assert report["parameters"]["clustering"] == "fast" and report["parameters"]["device"] == "cpu"
     assert report["counts"]["frames"] == 3
     assert set(report["timings_s"]) >= {"network", "clustering", "merge", "lineage", "upsample", "write", "total"}
     assert {"torch", "hdbscan", "python"} <= set(report["software"])
-    assert set(report["scores"]) == {"SEG", "TRA", "DET"} and report["score_error"] is None
+    assert {"SEG", "TRA", "DET", "CT", "TF", "BC(0)", "CHOTA", "DIV_RECALL(0)"} <= set(report["scores"])
+    assert report["score_error"] is None
+    assert report["lineage"]["ground_truth"] == lineage_counts(read_tracks(layout / "01_GT" / "TRA" / "man_track.txt"))
+    assert report["lineage"]["result"]["tracks"] == report["counts"]["tracks"]
+    table = (layout / "01_RES.cells.csv").read_text().splitlines()
+    assert table[0] == "track,frame,centroid_row,centroid_col,area,parent"
+    assert len(table) - 1 == report["counts"]["objects"]
+    assert not any(path.suffix == ".csv" for path in (layout / "01_RES").iterdir())
     assert "scores: SEG" in result.output and "report: " in result.output
     assert "time " in result.output and "clustering" in result.output
 
@@ -126,7 +135,7 @@ def test_a_report_that_cannot_be_written_is_one_line_after_the_summary_and_leave
     lines = result.output.strip().splitlines()
     assert "warning: no object found in any frame (is the model made for this data?)" in lines
     assert lines[-1] == (
-        f"Error: {layout / '01_RES.run_report.json'}: cannot write the run report (No space left on device); "
+        f"Error: {layout / '01_RES.run_report.json'}: cannot be written (No space left on device); "
         "the result is complete"
     )
     assert sorted(path.name for path in layout.iterdir()) == ["01", "01_GT", "01_RES"]
