@@ -70,6 +70,10 @@ OVERRIDE_LIMITS: dict[str, tuple[type, float, float]] = {
     "high_percentile": (float, 1e-9, 100.0),
     "border": (int, 0, math.inf),
     "parent_window": (int, 1, math.inf),
+    "min_daughter_area": (float, 0.0, math.inf),
+    "max_daughter_area": (float, 1e-9, math.inf),
+    "min_daughter_overlap": (float, 0.0, 1.0),
+    "flicker_length": (int, 0, math.inf),
 }
 
 
