@@ -14,24 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ctc_submit.training.loss import IGNORE
-
-
-@dataclass(frozen=True)
-class AugmentationRanges:
-    translation: float = 25.0
-    flip_probability: float = 0.5
-    rotation: float = np.pi
-    scale: tuple[float, float] = (0.75, 1.25)
-    elastic_displacement: float = 8.0
-    elastic_grid: int = 4
-    intensity_shift: float = 0.25
-    intensity_scale: tuple[float, float] = (0.75, 1.25)
-
-
-NO_AUGMENTATION = AugmentationRanges(
-    translation=0.0, flip_probability=0.0, rotation=0.0, scale=(1.0, 1.0), elastic_displacement=0.0,
-    intensity_shift=0.0, intensity_scale=(1.0, 1.0),
-)
+from ctc_submit.training.ranges import AugmentationRanges
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ import numpy as np
 
 from ctc_submit.io import CTCInputError, list_frames, read_frame, read_labels
 from ctc_submit.normalize import smooth_and_scale
-from ctc_submit.training.augment import AugmentationRanges, OutputGrid, augment_clip
+from ctc_submit.training.augment import OutputGrid, augment_clip
+from ctc_submit.training.ranges import AugmentationRanges
 from ctc_submit.training.loss import IGNORE
 
 UNTRACKED_ID_BASE = 1_000_000

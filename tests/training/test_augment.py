@@ -1,7 +1,8 @@
 import numpy as np
 
 from ctc_submit.io import read_labels
-from ctc_submit.training.augment import NO_AUGMENTATION, AugmentationRanges, OutputGrid, augment_clip
+from ctc_submit.training.augment import OutputGrid, augment_clip
+from ctc_submit.training.ranges import NO_AUGMENTATION, AugmentationRanges
 from ctc_submit.training.loss import IGNORE
 
 

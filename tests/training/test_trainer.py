@@ -12,7 +12,7 @@ from ctc_submit.model.inference import load_model, save_model
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.presets import get_preset
 from ctc_submit.training.data import TrainingSequence, ids_from_markers, sample_clip
-from ctc_submit.training.augment import NO_AUGMENTATION
+from ctc_submit.training.ranges import NO_AUGMENTATION
 from ctc_submit.training.trainer import TimeBudget, TrainingConfig, train
 
 PRESET = get_preset("DIC-C2DH-HeLa")
