@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ctc_submit.io import CTCInputError
+from ctc_submit.submission import check_destination
 
 DATASET = "DIC-C2DH-HeLa"
 SEQUENCE = "01"
@@ -103,8 +104,13 @@ def make_layout(data: Path, workdir: Path, scripts: Path) -> Layout:
     result = dataset / f"{SEQUENCE}_RES"
     if result.is_symlink() or result.is_file():
         raise CTCInputError(f"{result}: exists and is not a folder of the demo (choose another --workdir)")
-    shutil.rmtree(result, ignore_errors=True)
+    check_destination(result, overwrite=True)
     software = workdir / "SW"
+    if software.is_symlink() or software.is_file() or (software.is_dir() and any(
+        not (entry.is_file() and entry.suffix == ".sh") for entry in software.iterdir()
+    )):  # fmt: skip
+        raise CTCInputError(f"{software}: holds more than the demo's run scripts (choose another --workdir)")
+    shutil.rmtree(result, ignore_errors=True)
     shutil.rmtree(software, ignore_errors=True)
     shutil.copytree(scripts, software, symlinks=True)
     return Layout(workdir, dataset, software)

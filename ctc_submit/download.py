@@ -29,6 +29,9 @@ from ctc_submit.io import CTCInputError
 URL_BASE = "https://data.celltrackingchallenge.net"
 KIND_FOLDERS = {"training": "training-datasets", "test": "test-datasets"}
 CHUNK = 1 << 16
+# What a downloaded dataset folder holds: sequences, their truths and results. --overwrite
+# replaces nothing else, so a mistyped destination can never delete the user's other data.
+DATASET_ENTRY = re.compile(r"^\d+(_GT|_ST|_RES)?$")
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -218,8 +221,15 @@ def prepare_destination(dest: Path, name: str, overwrite: bool) -> Path:
     final = dest / name
     if final.exists() and not final.is_dir():
         raise CTCInputError(f"{final}: exists and is not a folder")
-    if final.is_dir() and any(final.iterdir()) and not overwrite:
-        raise CTCInputError(f"{final}: already exists and is not empty (use --overwrite to replace it)")
+    if final.is_dir() and any(final.iterdir()):
+        if not overwrite:
+            raise CTCInputError(f"{final}: already exists and is not empty (use --overwrite to replace it)")
+        foreign = sorted(entry.name for entry in final.iterdir() if not (entry.is_dir() and DATASET_ENTRY.match(entry.name)))
+        if foreign:
+            raise CTCInputError(
+                f"{final}: not a CTC dataset folder (holds {foreign[0]}); --overwrite only replaces folders of "
+                "sequences (01, 01_GT, 01_ST, 01_RES, ...)"
+            )
     return final
 
 

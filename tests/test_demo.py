@@ -104,6 +104,21 @@ def test_layout_refuses_to_write_into_the_data_or_over_real_folders(tmp_path: Pa
         make_layout(data, tmp_path / "other", tmp_path)
 
 
+def test_layout_never_deletes_what_the_demo_did_not_write(tmp_path: Path) -> None:
+    data = fake_dataset(tmp_path / "data")
+    scripts = scripts_folder(tmp_path / "scripts")
+    layout = make_layout(data, tmp_path / "work", scripts)
+    layout.result.mkdir()
+    (layout.result / "thesis.docx").write_text("mine")
+    with pytest.raises(CTCInputError, match="not a result folder"):
+        make_layout(data, tmp_path / "work", scripts)
+    (layout.result / "thesis.docx").unlink()
+    (layout.software / "analysis.py").write_text("mine")
+    with pytest.raises(CTCInputError, match="more than the demo's run scripts"):
+        make_layout(data, tmp_path / "work", scripts)
+    assert (layout.software / "analysis.py").read_text() == "mine"
+
+
 @pytest.fixture
 def small_hela(ctc_data: Path, tmp_path: Path) -> Path:
     """The first frames of DIC-C2DH-HeLa 01 with their TRA ground truth, as links."""

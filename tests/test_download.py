@@ -196,6 +196,15 @@ def test_overwrite_replaces_the_old_folder(server: Server, tmp_path: Path) -> No
     assert sorted(path.name for path in tmp_path.iterdir()) == [NAME]
 
 
+def test_overwrite_replaces_only_a_folder_that_looks_like_a_dataset(server: Server, tmp_path: Path) -> None:
+    mine = tmp_path / NAME / "notes.txt"
+    mine.parent.mkdir()
+    mine.write_text("my analysis")
+    with pytest.raises(CTCInputError, match="not a CTC dataset folder \\(holds notes.txt\\)"):
+        fetch_into(tmp_path, server, overwrite=True)
+    assert server.requests == [] and mine.read_text() == "my analysis"
+
+
 def test_failed_overwrite_keeps_the_old_folder(server: Server, tmp_path: Path) -> None:
     old = tmp_path / NAME / "02"
     old.mkdir(parents=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -70,6 +71,35 @@ def parse_c_values(text: str, paper_value: float) -> tuple[float, ...]:
     if not values or not all(math.isfinite(value) and value >= 0 for value in values):
         raise InputError(f"--validation-c {text!r}: values must be finite and >= 0")
     return values
+
+
+class StopOnSignal:
+    """Stop predicate for training: true once Ctrl-C, SIGTERM or SIGHUP (a closed terminal) arrived.
+
+    The iteration under way ends and the run checkpoints before it returns, so a stopped run loses
+    nothing and resumes exactly; a second signal aborts at once.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def __enter__(self) -> StopOnSignal:
+        names = ("SIGINT", "SIGTERM", "SIGHUP")
+        self.previous = {getattr(signal, name): signal.signal(getattr(signal, name), self._note) for name in names if hasattr(signal, name)}
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+    def _note(self, signum: int, frame) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        click.echo(f"{signal.Signals(signum).name}: stopping after this iteration, with a checkpoint", err=True)
+
+    def __call__(self, done: int) -> bool:
+        return self.signum is not None
 
 
 def check_output(out: Path, resume: bool, overwrite: bool) -> None:
@@ -191,13 +221,17 @@ def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, ite
                           "high_percentile": preset.high_percentile, "size": list(NETWORK_SIZE)},
         "loss": {"neighbour_radius": preset.r_n, "max_instances": config.max_instances},
     }  # fmt: skip
-    stop = TimeBudget(time_budget * 60) if time_budget else None
-    card = train(
-        training, validation, preset, config, out, card, device, resume, init_from, stop,
-        progress_reporter(iterations, log_every),
-    )  # fmt: skip
+    budget = TimeBudget(time_budget * 60) if time_budget else None
+    with StopOnSignal() as signalled:
+        card = train(
+            training, validation, preset, config, out, card, device, resume, init_from,
+            lambda done: (budget(done) if budget else False) | signalled(done), progress_reporter(iterations, log_every),
+        )  # fmt: skip
     chosen = card.get("chosen_checkpoint")
     summary = f"wrote {out} ({card['iterations_done']} of {iterations} iterations, {card['wall_time_s'] / 60:.1f} min"
     if chosen:
         summary += f"; best held-out checkpoint {chosen['iteration']}: SEG {chosen['SEG']:.3f} TRA {chosen['TRA']:.3f}"
     click.echo(summary + ")", err=True)
+    if signalled.signum is not None:
+        click.echo(f"Stopped by {signal.Signals(signalled.signum).name}; continue with --resume", err=True)
+        raise click.exceptions.Exit(128 + signalled.signum)

@@ -154,3 +154,30 @@ def test_bad_train_options_are_one_line_before_any_work(ctc_data, tmp_path, opti
 def test_train_command_rejects_an_unknown_dataset(tmp_path):
     result = CliRunner().invoke(main, ["train", "--dataset", "Nope", "--data", str(tmp_path), "--out", str(tmp_path / "m.pt")])
     assert result.exit_code == 2 and "known:" in result.output
+
+
+def test_a_signal_stops_training_after_the_iteration_with_a_checkpoint_that_resumes(ctc_data, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "m.pt"
+    arguments = command(ctc_data / "DIC-C2DH-HeLa", out, "--iterations", "500", "--held-out", "none", "--log-every", "1")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("ctc-submit")), *arguments], stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    for line in process.stderr:
+        if line.startswith("[1/500]"):
+            process.send_signal(signal.SIGTERM)
+            break
+    remaining = process.stderr.read()
+    assert process.wait(timeout=120) == 128 + signal.SIGTERM, remaining
+    assert "Stopped by SIGTERM; continue with --resume" in remaining and "Traceback" not in remaining
+    done = torch.load(out.with_suffix(".ckpt"), weights_only=False)["iteration"]
+    assert 1 <= done < 500
+    resumed = CliRunner().invoke(main, command(ctc_data / "DIC-C2DH-HeLa", out, "--iterations", str(done + 1), "--held-out", "none", "--resume"))
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(out.with_suffix(".json").read_text())["iterations_done"] == done + 1
