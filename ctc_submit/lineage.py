@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from ctc_submit.io import Track
+from ctc_submit.overlap import overlap
 from ctc_submit.presets import Preset
 
 MIN_PARENT_IOU = 0.1
@@ -213,22 +214,21 @@ def best_parent(stack: np.ndarray, label: int, begin: int, window: int, dilation
     mask = stack[begin] == label
     if dilation:
         mask = ndimage.binary_dilation(mask, iterations=dilation)
-    area = int(mask.sum())
-    best, best_iou = 0, -1.0
+    best, best_iou = 0, 0.0
     for frame in stack[max(0, begin - window) : begin][::-1]:
-        areas = np.bincount(frame.ravel())
-        intersections = np.bincount(frame[mask], minlength=len(areas))
-        intersections[0] = 0
-        ious = intersections / (area + areas - intersections)
-        candidate = int(np.argmax(ious))
-        if ious[candidate] > best_iou:
-            best, best_iou = candidate, float(ious[candidate])
-    return best if best_iou >= min_iou and best_iou > 0 else 0
+        pairs = overlap(mask, frame)
+        if pairs.pair_size.size:
+            ious = pairs.ious()
+            candidate = int(np.argmax(ious))
+            if ious[candidate] > best_iou:
+                best, best_iou = int(pairs.res_labels[pairs.pair_res[candidate]]), float(ious[candidate])
+    return best if best_iou >= min_iou else 0
 
 
 def iou(first: np.ndarray, second: np.ndarray) -> float:
-    union = np.count_nonzero(first | second)
-    return np.count_nonzero(first & second) / union if union else 0.0
+    """IoU of two masks."""
+    ious = overlap(first, second).ious()
+    return float(ious[0]) if ious.size else 0.0
 
 
 def _length(graph: nx.DiGraph, label: int) -> int:

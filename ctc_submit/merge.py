@@ -11,26 +11,14 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from ctc_submit.overlap import overlap
+
 MIN_IOU = 0.25
-
-
-def overlap_ious(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(labels of ``first``, labels of ``second``, IoU) for every pair of overlapping non-zero labels."""
-    first = np.asarray(first, dtype=np.int64).ravel()
-    second = np.asarray(second, dtype=np.int64).ravel()
-    both = (first > 0) & (second > 0)
-    width = int(second.max(initial=0)) + 1
-    keys, intersections = np.unique(first[both] * width + second[both], return_counts=True)
-    a, b = keys // width, keys % width
-    areas_first = np.bincount(first, minlength=int(first.max(initial=0)) + 1)
-    areas_second = np.bincount(second, minlength=width)
-    ious = intersections / (areas_first[a] + areas_second[b] - intersections)
-    return a, b, ious
 
 
 def match_labels(reference: np.ndarray, labels: np.ndarray, min_iou: float = MIN_IOU) -> dict[int, int]:
     """Greedy one-to-one matching, highest IoU first, stopping below ``min_iou``: {label: reference label}."""
-    a, b, ious = overlap_ious(reference, labels)
+    a, b, ious = overlap(reference, labels).labelled_ious()
     matches: dict[int, int] = {}
     used: set[int] = set()
     for index in np.argsort(-ious, kind="stable"):

@@ -14,7 +14,7 @@ from ctc_submit.clustering import (
     split_components,
     subsampling_step,
 )
-from ctc_submit.merge import overlap_ious
+from ctc_submit.overlap import overlap
 from ctc_submit.presets import get_preset
 
 PRESET = get_preset("DIC-C2DH-HeLa")
@@ -31,7 +31,7 @@ def dic_pairs(ctc_data):
 
 def matched_fraction(truth: np.ndarray, labels: np.ndarray) -> float:
     """Share of true objects (over the stack) with a predicted label of IoU > 0.5."""
-    truths, _, ious = overlap_ious(truth, labels)
+    truths, _, ious = overlap(truth, labels).labelled_ious()
     matched = set(truths[ious > 0.5].tolist())
     return len(matched) / len(np.unique(truth[truth > 0]))
 
@@ -58,7 +58,7 @@ def test_fast_clustering_recovers_the_objects_of_a_pair_with_one_label_through_b
     result = cluster_pair(pair, background_embedding(embeddings[:2]), PRESET.m_pts, PRESET.c, "fast")
     assert result.shape == truth.shape and result.dtype == np.int32
     assert matched_fraction(truth, result) >= 0.9
-    truths, found, ious = overlap_ious(truth, result)
+    truths, found, ious = overlap(truth, result).labelled_ious()
     for label in np.unique(truth[0][np.isin(truth[0], truth[1]) & (truth[0] > 0)]):
         best = found[truths == label][np.argmax(ious[truths == label])]
         assert (result[0][truth[0] == label] == best).mean() > 0.9

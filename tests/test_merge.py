@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctc_submit.merge import match_labels, merge_pairs, overlap_ious
+from ctc_submit.merge import match_labels, merge_pairs
+from ctc_submit.overlap import overlap
 
 
 def boxes(shape: tuple[int, int], *objects: tuple[int, int, int, int, int]) -> np.ndarray:
@@ -16,10 +17,10 @@ def boxes(shape: tuple[int, int], *objects: tuple[int, int, int, int, int]) -> n
     return frame
 
 
-def test_overlap_ious_lists_every_overlapping_pair_with_its_iou():
+def test_labelled_ious_lists_every_overlapping_pair_with_its_iou():
     first = boxes((4, 8), (1, 0, 0, 4, 4), (2, 0, 4, 4, 4))
     second = boxes((4, 8), (5, 0, 2, 4, 4))
-    a, b, ious = overlap_ious(first, second)
+    a, b, ious = overlap(first, second).labelled_ious()
     assert a.tolist() == [1, 2] and b.tolist() == [5, 5]
     assert ious == pytest.approx([8 / 24, 8 / 24])
 

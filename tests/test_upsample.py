@@ -10,7 +10,7 @@ from scipy import ndimage
 from synthetic import resize_nearest
 
 from ctc_submit.io import read_labels
-from ctc_submit.merge import overlap_ious
+from ctc_submit.overlap import overlap
 from ctc_submit.upsample import largest_pieces, upsample_labels
 
 
@@ -51,7 +51,7 @@ def test_without_smoothing_an_exact_doubling_is_nearest_neighbour():
 def test_real_cells_survive_the_round_trip_through_the_network_grid(ctc_data):
     truth = read_labels(ctc_data / "DIC-C2DH-HeLa" / "01_GT" / "SEG" / "man_seg002.tif").astype(np.int32)
     result = upsample_labels(resize_nearest(truth), truth.shape)
-    cells, found, ious = overlap_ious(truth, result)
+    cells, found, ious = overlap(truth, result).labelled_ious()
     same = cells == found
     assert set(cells[same].tolist()) == set(np.unique(truth[truth > 0]).tolist())
     assert ious[same].min() > 0.9

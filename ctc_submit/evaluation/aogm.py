@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ctc_submit.evaluation.matching import Overlap
+from ctc_submit.overlap import Overlap
 from ctc_submit.io import CTCInputError, Track
 
 WEIGHT_NS, WEIGHT_FN, WEIGHT_FP = 5.0, 10.0, 1.0

@@ -1,14 +1,10 @@
-"""Reading label images the way the official evaluators do, and overlapping them.
+"""Reading label images the way the official evaluators do.
 
-Every CTC measure rests on one rule: a result object *matches* a reference object
-when it covers strictly more than half of the reference object's pixels. All that
-rule needs per frame is the size of every object and the size of every non-empty
-intersection, which one ``np.bincount`` over paired labels gives in a single pass.
+Their overlaps and the matching rule live in :mod:`ctc_submit.overlap`, shared with the tracker.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import imagecodecs
@@ -27,11 +23,6 @@ ACCEPTED_COMPRESSIONS = frozenset(
         tifffile.COMPRESSION.DEFLATE,
     }
 )
-
-# Above this many (reference, result) label combinations, count pairs by sorting instead
-# of a dense ``bincount`` table, so that images with thousands of labels stay cheap.
-DENSE_PAIR_LIMIT = 1 << 22
-
 
 def _read_bytes(path: Path) -> bytes:
     path = Path(path)
@@ -87,61 +78,3 @@ def check_same_shape(reference: np.ndarray, reference_path: Path, result: np.nda
             f"{result_path}: image size {result.shape} differs from the ground truth "
             f"{Path(reference_path).name} {reference.shape}"
         )
-
-
-@dataclass(frozen=True)
-class Overlap:
-    """Object sizes of a reference and a result label image and their non-empty intersections.
-
-    ``pair_gt``/``pair_res`` index ``gt_labels``/``res_labels``; ``pair_size`` is the
-    number of pixels the two objects share.
-    """
-
-    gt_labels: np.ndarray
-    gt_sizes: np.ndarray
-    res_labels: np.ndarray
-    res_sizes: np.ndarray
-    pair_gt: np.ndarray
-    pair_res: np.ndarray
-    pair_size: np.ndarray
-
-    def matches(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(gt index, res index, shared pixels) of pairs whose result object covers > 50 % of the reference."""
-        keep = 2 * self.pair_size > self.gt_sizes[self.pair_gt]
-        return self.pair_gt[keep], self.pair_res[keep], self.pair_size[keep]
-
-
-def _objects(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Non-zero labels, their pixel counts, and a lookup table label -> index."""
-    counts = np.bincount(labels)
-    counts[:1] = 0
-    present = np.flatnonzero(counts)
-    lookup = np.zeros(counts.size, dtype=np.intp)
-    lookup[present] = np.arange(present.size)
-    return present, counts[present], lookup
-
-
-def overlap(reference: np.ndarray, result: np.ndarray) -> Overlap:
-    """Sizes and pairwise intersections of two label images of the same shape (2D or 3D)."""
-    reference = reference.ravel()
-    result = result.ravel()
-    gt_labels, gt_sizes, gt_lookup = _objects(reference)
-    res_labels, res_sizes, res_lookup = _objects(result)
-    both = (reference > 0) & (result > 0)
-    n_res = max(res_labels.size, 1)
-    codes = gt_lookup[reference[both]] * n_res + res_lookup[result[both]]
-    if gt_labels.size * n_res <= DENSE_PAIR_LIMIT:
-        counts = np.bincount(codes, minlength=gt_labels.size * n_res)
-        pair_codes = np.flatnonzero(counts)
-        pair_size = counts[pair_codes]
-    else:
-        pair_codes, pair_size = np.unique(codes, return_counts=True)
-    return Overlap(
-        gt_labels=gt_labels,
-        gt_sizes=gt_sizes,
-        res_labels=res_labels,
-        res_sizes=res_sizes,
-        pair_gt=pair_codes // n_res,
-        pair_res=pair_codes % n_res,
-        pair_size=pair_size,
-    )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ctc_submit.evaluation.matching import Overlap
+from ctc_submit.overlap import Overlap
 from ctc_submit.io import CTCInputError
 
 SEG_FRAME = re.compile(r"^man_seg(\d+)\.tif$")

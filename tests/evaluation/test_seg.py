@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctc_submit.evaluation.matching import overlap
+from ctc_submit.overlap import overlap
 from ctc_submit.evaluation.seg import (
     SegFrame,
     SegReference,
