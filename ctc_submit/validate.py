@@ -20,6 +20,7 @@ from scipy import ndimage
 
 from ctc_submit.io import (
     MAN_TRACK_NAME,
+    READABLE_COMPRESSIONS,
     CTCInputError,
     TiffLayout,
     Track,
@@ -32,8 +33,6 @@ from ctc_submit.io import (
 
 TRACK_FILE = "res_track.txt"
 MAX_LABEL = int(np.iinfo(np.uint16).max)
-# Compressions the official tools' TIFF reader decodes; it was built without zstd.
-READABLE_COMPRESSIONS = {"NONE", "LZW", "PACKBITS", "ADOBE_DEFLATE", "DEFLATE"}
 MIN_DIGITS = 3
 DAUGHTER_DISTANCE = 2  # pixels: a daughter this close to her mother's last mask counts as overlapping it
 
