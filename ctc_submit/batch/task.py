@@ -12,6 +12,7 @@ kept for the worker's, which dask answers by running the task again elsewhere.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import signal
 import subprocess
@@ -27,6 +28,8 @@ from ctc_submit.report import report_path
 from ctc_submit.validate import validate_result
 
 EVENTS_TOPIC = "ctc-submit-batch"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None  # loaded here, not in a fork
 # The run subprocesses of this worker process, stopped when the worker closes.
 RUNNING: set[subprocess.Popen] = set()
 RUNNING_LOCK = threading.Lock()
@@ -96,6 +99,12 @@ def error_line(stderr: str, returncode: int) -> str:
     return lines[-1] if lines else f"ended with exit status {returncode}"
 
 
+def die_with_worker() -> None:
+    """Run in the child before it becomes ``ctc-submit run`` (Linux): SIGTERM when the worker dies,
+    even killed, so that no orphan goes on writing a sequence that dask has given to another worker."""
+    LIBC.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+
+
 def stop_running_sequences() -> None:
     """Terminate this process's runs (each removes its unfinished output on SIGTERM) and wait for them."""
     with RUNNING_LOCK:
@@ -137,8 +146,9 @@ def run_sequence(item: SequenceItem, device: str = "auto", score: bool | None = 
     announce(item)
     replace = overwrite or (item.output_dir.is_dir() and any(item.output_dir.iterdir()))
     process = subprocess.Popen(
-        run_command(item, device, score, replace), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+        run_command(item, device, score, replace), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=die_with_worker if LIBC else None,
+    )  # fmt: skip
     with RUNNING_LOCK:
         RUNNING.add(process)
     try:
@@ -152,6 +162,9 @@ def run_sequence(item: SequenceItem, device: str = "auto", score: bool | None = 
             from distributed import Reschedule
 
             raise Reschedule()  # stopped with its worker: not the sequence's failure
+        if not overwrite and (report := finished_report(item)) is not None:
+            # An earlier try of this task, on a worker lost meanwhile, finished first.
+            return SequenceOutcome(item.name, "done", report, seconds=seconds)
         return SequenceOutcome(item.name, "failed", error=error_line(stderr, process.returncode), seconds=seconds)
     try:
         report = json.loads(report_path(item.output_dir).read_text())

@@ -10,6 +10,7 @@ import click
 
 from ctc_submit.cli.errors import InputError, interruptible, user_errors
 from ctc_submit.cli.options import device_option
+from ctc_submit.cli.validate import plural
 
 SUMMARY_NAME = "batch_summary.csv"
 
@@ -113,15 +114,16 @@ def command(
     echo = functools.partial(click.echo, err=True)  # progress on stderr, the table on stdout
     started = time.perf_counter()
     if scheduler:
-        echo(f"{len(items)} sequences on the cluster at {scheduler}")
+        echo(f"{plural(len(items), 'sequence')} on the cluster at {scheduler}")
         client_context = scheduler_client(scheduler)
     elif cluster == "slurm":
         jobs = workers or len(items)
-        echo(f"{len(items)} sequences on up to {jobs} SLURM jobs")
+        echo(f"{plural(len(items), 'sequence')} on up to {plural(jobs, 'SLURM job')}")
         client_context = slurm_client(jobs, cluster_config)
     else:
         shares = local_shares(workers, device)
-        echo(f"{len(items)} sequences on a local cluster of {len(shares)} workers ({describe_shares(shares)})")
+        workers_line = f"a local cluster of {plural(len(shares), 'worker')} ({describe_shares(shares)})"
+        echo(f"{plural(len(items), 'sequence')} on {workers_line}")
         client_context = local_client(shares)
     with client_context as client:
         link = dashboard_link(client)
