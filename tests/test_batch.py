@@ -38,7 +38,7 @@ def test_a_layout_root_gives_every_dataset_sequence_and_skips_gt_st_and_results(
         ("B/01", tmp_path / "B" / "01_RES", "B"),
     ]
     dataset_only = load_items(tmp_path / "A", output_root=tmp_path / "out")
-    assert [item.output_dir for item in dataset_only] == [tmp_path / "out" / "A" / "01_RES", tmp_path / "out" / "A" / "02_RES"]
+    assert [item.output_dir for item in dataset_only] == [tmp_path / "out" / "A" / f"{name}_RES" for name in ("01", "02")]
 
 
 def test_csv_and_yaml_manifests_resolve_paths_from_their_folder_and_fill_in_the_model(tmp_path):

@@ -136,7 +136,9 @@ def worker_closing() -> bool:
         return False
 
 
-def run_sequence(item: SequenceItem, device: str = "auto", score: bool | None = None, overwrite: bool = False) -> SequenceOutcome:
+def run_sequence(
+    item: SequenceItem, device: str = "auto", score: bool | None = None, overwrite: bool = False
+) -> SequenceOutcome:
     """Process one sequence unless a finished result is there (and ``overwrite`` is off)."""
     started = time.perf_counter()
     if not overwrite:

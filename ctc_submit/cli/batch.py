@@ -79,7 +79,8 @@ def check_choices(cluster: str, scheduler: str | None, workers: int | None, clus
 @click.option("--job-script", is_flag=True, help="Print the SLURM job script of one worker and exit.")
 @click.option(
     "--summary", "summary_path", type=click.Path(path_type=Path),
-    help=f"Summary CSV [default: MANIFEST.summary.csv beside a manifest, else {SUMMARY_NAME} at the top of the results].",
+    help="Summary CSV [default: MANIFEST.summary.csv beside a manifest, "
+    f"else {SUMMARY_NAME} at the top of the results].",
 )  # fmt: skip
 @user_errors
 @interruptible
