@@ -156,3 +156,59 @@ def test_the_summary_has_counts_times_and_scores_and_shows_errors_only_when_ther
     assert table[0].split() == ["sequence", "status", "frames", "objects", "tracks", "divisions", "wall_s", "run_s",
                                 "SEG", "TRA", "DET", "error"]  # fmt: skip
     assert table[2].startswith("A/03") and table[2].endswith("Error: bad frame")
+
+
+def ended(process, timeout: float = 10.0) -> bool:
+    """Gone, or a zombie nobody reaps (its parent was killed): either way it does no work."""
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_sequence_whose_worker_is_lost_is_run_again_and_not_reported_failed(ctc_data, tmp_path):
+    """The worker is killed while its run works; the run dies with it, dask gives the task to the
+    restarted worker, and the sequence ends done, its result valid and nothing left behind."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import psutil
+    from ctc_layout import save_tiny_model
+
+    from ctc_submit.batch.cluster import local_client, local_shares
+    from ctc_submit.batch.runner import run_batch
+    from ctc_submit.validate import validate_result
+
+    data = tmp_path / DATASET
+    copy_first_frames(ctc_data / DATASET, data, "01", 4, with_gt=False)
+    item = SequenceItem("hela", data / "01", data / "01_RES", DATASET, save_tiny_model(tmp_path / "tiny.pt", DATASET))
+    lines: list[str] = []
+    outcomes = []
+    with local_client(local_shares(1, "cpu")) as client:
+        (worker_pid,) = client.run(os.getpid).values()
+        batch = threading.Thread(
+            target=lambda: outcomes.extend(run_batch(client, [item], "cpu", False, False, lines.append))
+        )
+        batch.start()
+        deadline = time.monotonic() + 60
+        while not psutil.Process(worker_pid).children() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        run = psutil.Process(worker_pid).children()[0]
+        os.kill(worker_pid, signal.SIGKILL)
+        batch.join(timeout=120)
+    assert ended(run), "the run outlived its worker"
+    assert [outcome.status for outcome in outcomes] == ["done"], lines
+    assert sum(line.startswith("started") for line in lines) == 2
+    assert validate_result(data / "01_RES").ok
+    assert sorted(path.name for path in data.iterdir()) == ["01", "01_RES", "01_RES.run_report.json"]
