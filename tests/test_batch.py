@@ -211,4 +211,4 @@ def test_a_sequence_whose_worker_is_lost_is_run_again_and_not_reported_failed(ct
     assert [outcome.status for outcome in outcomes] == ["done"], lines
     assert sum(line.startswith("started") for line in lines) == 2
     assert validate_result(data / "01_RES").ok
-    assert sorted(path.name for path in data.iterdir()) == ["01", "01_RES", "01_RES.run_report.json"]
+    assert sorted(path.name for path in data.iterdir()) == ["01", "01_RES", "01_RES.cells.csv", "01_RES.run_report.json"]
