@@ -1,3 +1,0 @@
-#!/usr/bin/env bash
-# Fluo-N2DH-GOWT1, sequence 02: reads ../Fluo-N2DH-GOWT1/02, writes ../Fluo-N2DH-GOWT1/02_RES. Options: see ctc_run.sh.
-source "$(dirname "${BASH_SOURCE[0]}")/ctc_run.sh" Fluo-N2DH-GOWT1 02 "$@"
