@@ -7,13 +7,14 @@ one place.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import tifffile
@@ -178,6 +179,17 @@ def read_tiff(path: Path) -> np.ndarray:
             raise CTCInputError(f"{path}: unreadable TIFF ({error})") from None
 
 
+def read_pages(path: Path) -> Iterator[np.ndarray]:
+    """The pages of a TIFF one at a time, so that a long stack is never held whole."""
+    with _open_tiff(path) as tif, _quiet_tifffile():
+        for index, page in enumerate(tif.pages):
+            try:
+                image = page.asarray()
+            except Exception as error:
+                raise CTCInputError(f"{path}: page {index} unreadable ({error})") from None
+            yield image
+
+
 def _require_single_channel(path: Path, layout: TiffLayout) -> None:
     if layout.samples != 1:
         raise CTCInputError(f"{path}: {layout.samples} samples per pixel (RGB?); expected one grayscale channel")
@@ -255,6 +267,15 @@ def write_atomically(path: Path, save: Callable[[Path], None]) -> None:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def file_sha256(path: Path) -> str:
+    """Checksum of a file read in blocks (archives and model files can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def parse_tracks(text: str, source: str = "res_track.txt") -> list[Track]:

@@ -12,7 +12,6 @@ from ctc_layout import copy_first_frames, save_tiny_model
 
 from ctc_submit import download
 from ctc_submit.cli import main
-from ctc_submit.cli import run as run_module
 from ctc_submit.validate import validate_result
 
 DATASET = "DIC-C2DH-HeLa"
@@ -81,10 +80,9 @@ def test_an_existing_result_needs_overwrite(layout, tiny_model):
     assert result.exit_code == 0, result.output
 
 
-def test_a_dataset_without_a_shipped_model_says_so(layout, tmp_path, monkeypatch):
-    monkeypatch.setattr(run_module, "MODELS_DIR", tmp_path / "models")
+def test_a_dataset_without_a_model_says_so(layout):
     result = invoke_on(layout, "--dataset", "Fluo-N2DL-HeLa")
-    assert_one_line_error(result, "no shipped model for Fluo-N2DL-HeLa", "--model")
+    assert_one_line_error(result, "no model for Fluo-N2DL-HeLa (available: DIC-C2DH-HeLa)", "--model", "CTC_SUBMIT_MODELS")
     assert not (layout / "01_RES").exists()
 
 
