@@ -12,7 +12,7 @@ import click
 
 from ctc_submit import __version__
 
-SUBCOMMANDS: list[str] = ["train", "download", "validate", "render", "evaluate", "demo", "run"]
+SUBCOMMANDS: list[str] = ["train", "download", "validate", "render", "evaluate", "demo", "run", "models", "scripts"]
 
 
 class LazyGroup(click.Group):
