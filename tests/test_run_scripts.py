@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from ctc_layout import copy_first_frames, save_tiny_model
 
+from ctc_submit.cli import main
 from ctc_submit.presets import PRESETS
 from ctc_submit.registry import available_models
 from ctc_submit.scripts import scripts_for
@@ -24,9 +26,10 @@ EXPECTED.update({f"DIC-HeLa-{sequence}.sh": ("DIC-C2DH-HeLa", sequence) for sequ
 
 
 def software_folder(tmp_path: Path) -> Path:
-    """The scripts copied into WORK/SW, next to where the datasets go."""
+    """The scripts as 'ctc-submit scripts WORK/SW' writes them, next to where the datasets go."""
     software = tmp_path / "SW"
-    shutil.copytree(SCRIPTS, software)
+    result = CliRunner().invoke(main, ["scripts", str(software)])
+    assert result.exit_code == 0 and result.output.startswith(f"{software}: 14 scripts"), result.output
     return software
 
 
@@ -39,6 +42,21 @@ def test_there_is_one_executable_script_per_dataset_and_sequence():
     scripts = {path.name for path in SCRIPTS.iterdir()}
     assert scripts == set(EXPECTED)
     assert all(os.access(SCRIPTS / name, os.X_OK) for name in scripts)
+
+
+def test_scripts_of_one_dataset_are_rewritten_only_when_asked(tmp_path):
+    first = CliRunner().invoke(main, ["scripts", str(tmp_path), "--dataset", "DIC-HeLa"])
+    assert first.exit_code == 0, first.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        f"{name}-{sequence}.sh" for name in ("DIC-C2DH-HeLa", "DIC-HeLa") for sequence in ("01", "02")
+    )
+    assert CliRunner().invoke(main, ["scripts", str(tmp_path), "--dataset", "DIC-HeLa"]).exit_code == 0
+    (tmp_path / "DIC-HeLa-01.sh").write_text("edited")
+    refused = CliRunner().invoke(main, ["scripts", str(tmp_path), "--dataset", "DIC-HeLa"])
+    assert refused.exit_code == 2 and "exists and differs" in refused.output
+    assert (tmp_path / "DIC-HeLa-01.sh").read_text() == "edited"
+    assert CliRunner().invoke(main, ["scripts", str(tmp_path), "--dataset", "DIC-HeLa", "--overwrite"]).exit_code == 0
+    assert "exec ctc-submit run" in (tmp_path / "DIC-HeLa-01.sh").read_text()
 
 
 def test_the_project_scripts_are_what_ctc_submit_scripts_writes():
