@@ -122,25 +122,24 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
     from ctc_submit.registry import registered_model
 
     started = time.perf_counter()
-    get_preset(dataset)
+    get_preset(dataset)  # an unknown dataset, or one without parameters, is refused first
     model_path = model_path or registered_model(dataset).checked_path()
     gt_dir = ground_truth(input_dir)
     if score_result and not gt_dir.is_dir():
         raise InputError(f"--score: {gt_dir}: ground truth folder not found")
     frames = check_run(input_dir, output_dir, overwrite)
-    from ctc_submit.report import report_path
-
-    if report_path(output_dir).is_dir():
-        raise InputError(f"{report_path(output_dir)}: is a folder; the run report goes there")
     # Only now the heavy imports (torch, hdbscan): a refused run answers at once.
     from ctc_submit.clustering import subsampling_step
     from ctc_submit.lineage import MIN_PARENT_IOU, PARENT_DILATION
     from ctc_submit.merge import MIN_IOU
     from ctc_submit.model.compute import CpuReport, resolve_precision
     from ctc_submit.pipeline import core_plan
-    from ctc_submit.report import build_report, write_report
+    from ctc_submit.report import build_report, report_path, write_report
     from ctc_submit.tracker import load
     from ctc_submit.upsample import SMOOTHING
+
+    if report_path(output_dir).is_dir():
+        raise InputError(f"{report_path(output_dir)}: is a folder; the run report goes there")
 
     model = load(model_path, dataset, device)
     if model.card.dataset not in (None, model.preset.name):
