@@ -28,16 +28,12 @@ import torch
 from pathlib import Path
 started = time.perf_counter()
 from ctc_submit.model.compute import resolve_precision
-from ctc_submit.model.inference import RecurrentWindow, load_model
 from ctc_submit.pipeline import CorePlan, run_pipeline
-from ctc_submit.presets import get_preset, tuned_preset
+from ctc_submit.tracker import load
 model, sequence, output, precision, threads, processes = sys.argv[1:7]
 CorePlan(int(threads), int(processes), 1).apply()
-network, card = load_model(model, "cpu")
-preset = tuned_preset(get_preset(card["dataset"]), card.get("preset_overrides", {}))
-window = RecurrentWindow(**card["recurrent_window"]) if card.get("recurrent_window") else None
 chosen = resolve_precision(precision, torch.device("cpu"))
-result = run_pipeline(Path(sequence), Path(output), preset, network, "cpu", workers=int(processes), window=window, precision=chosen)
+result = run_pipeline(Path(sequence), Path(output), load(Path(model), device="cpu"), workers=int(processes), precision=chosen)
 print(json.dumps({"wall_s": round(time.perf_counter() - started, 2), "precision": chosen,
                   "stages_s": {k: round(v, 2) for k, v in result.seconds.items()},
                   "clustering_busy_s": round(result.clustering_seconds, 2)}))

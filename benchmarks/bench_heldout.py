@@ -20,8 +20,7 @@ from pathlib import Path
 import torch
 
 from ctc_submit.model.compute import CpuReport, resolve_precision
-from ctc_submit.model.inference import RecurrentWindow, load_model
-from ctc_submit.presets import get_preset, tuned_preset
+from ctc_submit.tracker import load
 from ctc_submit.training.validation import HeldOutBlock, PipelineValidation, lay_out_block
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -35,16 +34,15 @@ def main() -> None:
     parser.add_argument("--c", help="comma-separated spatial weights (default: the card's)")
     parser.add_argument("--precision", default="auto")
     arguments = parser.parse_args()
-    network, card = load_model(arguments.model, "cpu")
-    preset = tuned_preset(get_preset(card["dataset"]), card.get("preset_overrides", {}))
-    c_values = tuple(float(value) for value in arguments.c.split(",")) if arguments.c else (preset.c,)
-    window = RecurrentWindow(**card["recurrent_window"]) if card.get("recurrent_window") else None
+    model = load(Path(arguments.model), device="cpu")
+    c_values = tuple(float(value) for value in arguments.c.split(",")) if arguments.c else (model.preset.c,)
     precision = resolve_precision(arguments.precision, torch.device("cpu"))
     block = HeldOutBlock.parse(arguments.held_out)
     with tempfile.TemporaryDirectory() as folder:
         gold, silver = lay_out_block(Path(arguments.data), "01", block, Path(folder))
         started = time.perf_counter()
-        scores = PipelineValidation(gold, silver, preset, c_values, window, precision).score(network, torch.device("cpu"))
+        validation = PipelineValidation(gold, silver, model.preset, c_values, model.card.recurrent_window, precision)
+        scores = validation.score(model.network, torch.device("cpu"))
     print(json.dumps({
         "model": arguments.model, "held_out": block.describe(), "cpu": CpuReport.here().describe(),
         "precision": precision, "seconds": round(time.perf_counter() - started, 1), **scores,

@@ -9,6 +9,7 @@ written to: the only real folder inside the linked dataset is the result.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -19,17 +20,28 @@ from pathlib import Path
 from typing import Mapping
 
 from ctc_submit.io import CTCInputError
+from ctc_submit.scripts import write_scripts
 from ctc_submit.submission import check_destination
 
 DATASET = "DIC-C2DH-HeLa"
 SEQUENCE = "01"
 SCRIPT = "DIC-HeLa-01.sh"
 LINKED = (SEQUENCE, f"{SEQUENCE}_GT")
-REPO_ROOT = Path(__file__).resolve().parents[1]
+VIZ_MODULES = {"matplotlib": "matplotlib", "PIL": "pillow"}
 
 
 class DemoError(Exception):
     """A step of the demo failed for a reason other than the user's input."""
+
+
+def check_viz_installed() -> None:
+    """The demo ends by drawing its result: without the viz extra it must say so before the run, not after."""
+    missing = [package for module, package in VIZ_MODULES.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        raise CTCInputError(
+            f"the demo draws its result with {' and '.join(missing)}: install the viz extra first "
+            "(pip install 'ctc_submit[viz]')"
+        )
 
 
 def dataset_in(folder: Path) -> Path | None:
@@ -86,14 +98,15 @@ def _link(link: Path, target: Path) -> None:
     link.symlink_to(target, target_is_directory=True)
 
 
-def make_layout(data: Path, workdir: Path, scripts: Path) -> Layout:
-    """``WORK/DIC-C2DH-HeLa/{01,01_GT}`` linked to ``data``, ``WORK/SW`` a copy of ``scripts``."""
+def make_layout(data: Path, workdir: Path, scripts: Path | None = None) -> Layout:
+    """``WORK/DIC-C2DH-HeLa/{01,01_GT}`` linked to ``data``; ``WORK/SW`` the challenge scripts as
+    ``ctc-submit scripts`` writes them, or a copy of the folder ``scripts``."""
     data = Path(data).resolve()
     workdir = Path(workdir).resolve()
     if workdir == data or data in workdir.parents:
         raise CTCInputError(f"{workdir}: working folder inside the data folder {data}; the data must stay untouched")
-    if not (scripts / SCRIPT).is_file():
-        raise CTCInputError(f"{scripts / SCRIPT}: run script not found (the demo needs a source checkout)")
+    if scripts is not None and not (scripts / SCRIPT).is_file():
+        raise CTCInputError(f"{scripts / SCRIPT}: run script not found")
     dataset = workdir / DATASET
     try:
         dataset.mkdir(parents=True, exist_ok=True)
@@ -112,7 +125,10 @@ def make_layout(data: Path, workdir: Path, scripts: Path) -> Layout:
         raise CTCInputError(f"{software}: holds more than the demo's run scripts (choose another --workdir)")
     shutil.rmtree(result, ignore_errors=True)
     shutil.rmtree(software, ignore_errors=True)
-    shutil.copytree(scripts, software, symlinks=True)
+    if scripts is None:
+        write_scripts(software, [DATASET])
+    else:
+        shutil.copytree(scripts, software, symlinks=True)
     return Layout(workdir, dataset, software)
 
 

@@ -10,7 +10,6 @@ renamed into place at the very end: a failure at any step leaves the destination
 from __future__ import annotations
 
 import errno
-import hashlib
 import http.client
 import os
 import re
@@ -20,14 +19,12 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ctc_submit.io import CTCInputError
+from ctc_submit.datasets import URL_BASE, dataset_named
+from ctc_submit.io import CTCInputError, file_sha256
 
-URL_BASE = "https://data.celltrackingchallenge.net"
-KIND_FOLDERS = {"training": "training-datasets", "test": "test-datasets"}
 CHUNK = 1 << 16
 # What a downloaded dataset folder holds: sequences, their truths and results. --overwrite
 # replaces nothing else, so a mistyped destination can never delete the user's other data.
@@ -36,42 +33,13 @@ DATASET_ENTRY = re.compile(r"^\d+(_GT|_ST|_RES)?$")
 Progress = Callable[[int, "int | None"], None]
 
 
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    description: str
-
-
-DATASETS_2D: dict[str, Dataset] = {
-    dataset.name: dataset
-    for dataset in [
-        Dataset("BF-C2DL-HSC", "mouse hematopoietic stem cells, bright field"),
-        Dataset("BF-C2DL-MuSC", "mouse muscle stem cells, bright field"),
-        Dataset("DIC-C2DH-HeLa", "HeLa cells on a flat glass, DIC"),
-        Dataset("Fluo-C2DL-Huh7", "human hepatocarcinoma-derived cells, fluorescence"),
-        Dataset("Fluo-C2DL-MSC", "rat mesenchymal stem cells, fluorescence"),
-        Dataset("Fluo-N2DH-GOWT1", "GFP-GOWT1 mouse stem cell nuclei, fluorescence"),
-        Dataset("Fluo-N2DH-SIM+", "simulated HL60 nuclei, fluorescence"),
-        Dataset("Fluo-N2DL-HeLa", "HeLa nuclei expressing H2b-GFP, fluorescence"),
-        Dataset("PhC-C2DH-U373", "glioblastoma-astrocytoma U373 cells, phase contrast"),
-        Dataset("PhC-C2DL-PSC", "pancreatic stem cells, phase contrast"),
-    ]
-}
-
-
 class DownloadError(Exception):
     """The transfer or the archive failed (network, server, corrupt data): not the user's input."""
 
 
 def dataset_url(name: str, kind: str = "training", url_base: str = URL_BASE) -> str:
-    """URL of a dataset's zip; unknown names are an input error listing the known ones."""
-    if name not in DATASETS_2D:
-        raise CTCInputError(f"unknown dataset {name!r}; known 2D datasets: {', '.join(DATASETS_2D)}")
-    if kind not in KIND_FOLDERS:
-        raise CTCInputError(f"unknown kind {kind!r}; use one of: {', '.join(KIND_FOLDERS)}")
-    if not url_base.startswith(("http://", "https://")):
-        raise CTCInputError(f"--url-base {url_base!r}: expected an http:// or https:// address")
-    return f"{url_base.rstrip('/')}/{KIND_FOLDERS[kind]}/{name}.zip"
+    """URL of a dataset's zip (challenge or short name); unknown names are an input error listing the known ones."""
+    return dataset_named(name).url(kind, url_base)
 
 
 def free_bytes(folder: Path) -> int:
@@ -156,21 +124,13 @@ def fetch(
     raise DownloadError(f"{url}: download failed after {retries + 1} attempts ({last_error})")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while block := stream.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_archive(path: Path, expected_size: int | None = None, sha256: str | None = None) -> None:
     """Check size, checksum and every member's CRC before trusting the archive."""
     path = Path(path)
     size = path.stat().st_size
     if expected_size is not None and size != expected_size:
         raise DownloadError(f"{path.name}: size {size} bytes, expected {expected_size}")
-    if sha256 is not None and sha256_of(path) != sha256.lower():
+    if sha256 is not None and file_sha256(path) != sha256.lower():
         raise DownloadError(f"{path.name}: sha256 does not match {sha256}")
     try:
         with zipfile.ZipFile(path) as archive:
@@ -259,8 +219,12 @@ def download_dataset(
     backoff_s: float = 1.0,
     progress: Progress | None = None,
 ) -> Path:
-    """Download and unpack one dataset to ``dest/name``; on failure ``dest`` is left untouched."""
-    url = dataset_url(name, kind, url_base)
+    """Download and unpack one dataset to ``dest/NAME`` (its challenge name, also when asked by its
+    short name); the table's checksum is checked where known. On failure ``dest`` is left untouched."""
+    dataset = dataset_named(name)
+    name = dataset.name
+    url = dataset.url(kind, url_base)
+    sha256 = sha256 or dataset.archive_sha256(kind)
     dest = Path(dest)
     created = [folder for folder in (dest.absolute(), *dest.absolute().parents) if not folder.exists()]
     try:

@@ -7,15 +7,15 @@ one place.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
-import imagecodecs
 import numpy as np
 import tifffile
 
@@ -176,6 +176,8 @@ def read_tiff(path: Path) -> np.ndarray:
 
     One page gives (height, width[, samples]), several give (pages, height, width[, samples]).
     """
+    import imagecodecs  # here, not above: a GPU machine that trains from a pack has no codecs and reads no TIFF
+
     path = Path(path)
     if not path.is_file():
         raise CTCInputError(f"{path}: file not found")
@@ -188,6 +190,17 @@ def read_tiff(path: Path) -> np.ndarray:
     if pixels.ndim > 2 and pixels.shape[-1] == 1:
         pixels = pixels[..., 0]
     return pixels
+
+
+def read_pages(path: Path) -> Iterator[np.ndarray]:
+    """The pages of a TIFF one at a time, so that a long stack is never held whole."""
+    with _open_tiff(path) as tif, _quiet_tifffile():
+        for index, page in enumerate(tif.pages):
+            try:
+                image = page.asarray()
+            except Exception as error:
+                raise CTCInputError(f"{path}: page {index} unreadable ({error})") from None
+            yield image
 
 
 def _require_single_channel(path: Path, layout: TiffLayout) -> None:
@@ -267,6 +280,15 @@ def write_atomically(path: Path, save: Callable[[Path], None]) -> None:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def file_sha256(path: Path) -> str:
+    """Checksum of a file read in blocks (archives and model files can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def parse_tracks(text: str, source: str = "res_track.txt") -> list[Track]:

@@ -10,6 +10,7 @@ from scipy import ndimage
 from ctc_submit.presets import Preset
 
 NETWORK_SIZE = (256, 256)
+SIGMA = 2.0  # of the Gaussian smoothing, in original pixels
 
 
 def robust_range(image: np.ndarray, low_percentile: float, high_percentile: float) -> tuple[float, float]:
@@ -23,7 +24,7 @@ def robust_range(image: np.ndarray, low_percentile: float, high_percentile: floa
     return float(np.median(values[:low_count])), float(np.median(values[-high_count:]))
 
 
-def smooth_and_scale(image: np.ndarray, low_percentile: float, high_percentile: float, sigma: float = 2.0) -> np.ndarray:
+def smooth_and_scale(image: np.ndarray, low_percentile: float, high_percentile: float, sigma: float = SIGMA) -> np.ndarray:
     """Gaussian smoothing, then the robust range mapped to [-1, 1], at the frame's own size."""
     smoothed = ndimage.gaussian_filter(np.asarray(image, dtype=np.float32), sigma)
     low, high = robust_range(smoothed, low_percentile, high_percentile)
@@ -45,7 +46,7 @@ def normalize_frame(
     low_percentile: float,
     high_percentile: float,
     size: tuple[int, int] = NETWORK_SIZE,
-    sigma: float = 2.0,
+    sigma: float = SIGMA,
 ) -> np.ndarray:
     """A raw frame as the network sees it: smoothed, robustly scaled to [-1, 1], resized."""
     return resize_linear(smooth_and_scale(image, low_percentile, high_percentile, sigma), size)

@@ -7,7 +7,6 @@ are written one at a time into the submission folder.
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
 import os
 import queue
@@ -20,14 +19,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
 from ctc_submit.clustering import Mode, background_embedding, start_worker, timed_cluster_pair
-from ctc_submit.io import CTCInputError, Track, digits_of, frame_index, frame_layout, list_frames, read_frame
+from ctc_submit.frames import FrameSource, check_run
+from ctc_submit.io import CTCInputError, Track
 from ctc_submit.lineage import (
     build_lineage,
     count_divisions,
@@ -38,11 +38,14 @@ from ctc_submit.lineage import (
 )
 from ctc_submit.merge import merge_pairs
 from ctc_submit.model.compute import Precision, resolve_device
-from ctc_submit.model.inference import RecurrentWindow, embed_pairs
+from ctc_submit.model.inference import embed_pairs
 from ctc_submit.normalize import NETWORK_SIZE, normalize_frames
 from ctc_submit.presets import Preset
-from ctc_submit.submission import SubmissionWriter, check_destination, check_room, sequence_folders
+from ctc_submit.submission import SubmissionWriter
 from ctc_submit.upsample import largest_pieces, upsample_labels
+
+if TYPE_CHECKING:
+    from ctc_submit.tracker import Model
 
 T = TypeVar("T")
 STAGES = ("read", "network", "clustering", "merge", "lineage", "upsample", "write")
@@ -101,31 +104,6 @@ class PipelineResult:
     warnings: list[str] = field(default_factory=list)
     clustering_seconds: float = 0.0  # spent clustering, in worker processes or not; overlaps the network
     input_warnings: list[str] = field(default_factory=list)  # about the frames, e.g. blank ones
-
-
-def _check_size(path: Path, size: tuple[int, ...], shape: tuple[int, int]) -> None:
-    if size != shape:
-        raise CTCInputError(f"{path}: size {size[1]}x{size[0]} differs from the first frame ({shape[1]}x{shape[0]})")
-
-
-def check_frames(paths: list[Path]) -> tuple[int, int]:
-    """Every frame's header (readable, 2D, one size) and every float frame's values, before any work:
-    a corrupt last frame must not be found after minutes of work. Returns the frame size."""
-    shape = frame_layout(paths[0]).shape
-    for path in paths:
-        layout = frame_layout(path)
-        _check_size(path, layout.shape, shape)
-        if layout.dtype.kind == "f":
-            read_frame(path)
-    return shape
-
-
-def read_frames(paths: list[Path], shape: tuple[int, int]) -> Iterator[np.ndarray]:
-    """Frames in order; all must have ``shape`` (one result size per sequence)."""
-    for path in paths:
-        image = read_frame(path)
-        _check_size(path, image.shape, shape)
-        yield image
 
 
 def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
@@ -377,50 +355,37 @@ def track_pairs(
     )  # fmt: skip
 
 
-def check_folders(input_dir: Path, output_dir: Path, overwrite: bool) -> tuple[list[Path], tuple[int, int]]:
-    """The input frames (numbered from 0, sound headers) and their size, and a destination apart from
-    the inputs that can be written and has room for the masks: checked before any heavy work."""
-    paths = list_frames(Path(input_dir))
-    if frame_index(paths[0]) != 0:
-        raise CTCInputError(f"{input_dir}: frames must be numbered from 0 (first is {paths[0].name})")
-    check_destination(Path(output_dir), overwrite, sequence_folders(input_dir))
-    shape = check_frames(paths)
-    check_room(Path(output_dir), len(paths), shape)
-    return paths, shape
-
-
 def run_pipeline(
-    input_dir: Path,
+    source: Path | np.ndarray | FrameSource,
     output_dir: Path,
-    preset: Preset,
-    network: torch.nn.Module,
-    device: str | torch.device = "auto",
+    model: Model,
     clustering: Mode = "fast",
     overwrite: bool = False,
     progress: Progress | None = None,
     jobs: int = 1,
     workers: int = 0,
-    window: RecurrentWindow | None = None,
     precision: Precision = "auto",
 ) -> PipelineResult:
-    """Segment and track ``input_dir`` (``tNNN.tif``) into the CTC result folder ``output_dir``.
+    """Segment and track a sequence (folder of ``tNNN.tif``, TIFF stack or (T, Y, X) array) into the
+    CTC result folder ``output_dir``, with the preset and recurrent window of ``model``'s card.
 
-    ``window`` restarts the network's recurrent state periodically (see :class:`RecurrentWindow`).
     Frames are read and normalised ahead in a thread: the "read" stage is the time the network
     waited for them.
     """
-    paths, shape = check_folders(input_dir, output_dir, overwrite)
+    frames = source if isinstance(source, FrameSource) else check_run(source, output_dir, overwrite)
     clock = StageClock()
     blank: list[bool] = []
-    images = normalize_frames(noting_blank_frames(read_frames(paths, shape), blank), preset)
-    frames = clock.iterate(prefetched(images), "read")
-    pairs = clock.iterate(embed_pairs(frames, network, device, window, precision), "network")
+    images = normalize_frames(noting_blank_frames(frames.images(), blank), model.preset)
+    pairs = clock.iterate(
+        embed_pairs(clock.iterate(prefetched(images), "read"), model.network, model.device, model.card.recurrent_window, precision),
+        "network",
+    )
     result = track_pairs(
-        pairs, shape, preset, output_dir, digits_of(paths[0]),
-        clustering, overwrite, progress, total=len(paths), clock=clock, jobs=jobs, workers=workers,
-        protected=sequence_folders(input_dir), blank=blank,
+        pairs, frames.shape, model.preset, output_dir, frames.digits,
+        clustering, overwrite, progress, total=frames.count, clock=clock, jobs=jobs, workers=workers,
+        protected=frames.protected, blank=blank,
     )  # fmt: skip
-    empty = [path.name for path, is_blank in zip(paths, blank) if is_blank]
+    empty = [frames.frame_name(index) for index, is_blank in enumerate(blank) if is_blank]
     if empty:
         listed = ", ".join(empty[:3]) + (f" and {len(empty) - 3} more" if len(empty) > 3 else "")
         result.input_warnings.append(f"{len(empty)} blank frame(s) (a single value, no image), left without objects: {listed}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from ctc_submit.datasets import dataset_named
 from ctc_submit.io import CTCInputError
 
 
@@ -49,16 +50,13 @@ PRESETS: dict[str, Preset] = {
     ]
 }
 
-SHORT_NAMES = {"DIC-HeLa": "DIC-C2DH-HeLa"}
-
-
 def get_preset(name: str) -> Preset:
-    """Look a preset up by dataset name (or the paper's short name), listing the known ones on failure."""
-    key = SHORT_NAMES.get(name, name)
-    if key not in PRESETS:
-        known = ", ".join(sorted(PRESETS))
-        raise CTCInputError(f"unknown dataset {name!r}; known: {known}")
-    return PRESETS[key]
+    """The preset of a dataset named as in :mod:`ctc_submit.datasets` (short names too); a dataset
+    the paper gives no parameters for is an input error listing those it does."""
+    dataset = dataset_named(name)
+    if dataset.name not in PRESETS:
+        raise CTCInputError(f"no method parameters (preset) for {dataset.name}; known for: {', '.join(PRESETS)}")
+    return PRESETS[dataset.name]
 
 
 # Type and smallest (and largest) sensible value of every field a model card may tune.

@@ -1,3 +1,11 @@
 #!/usr/bin/env bash
-# Fluo-C2DL-MSC, sequence 01: reads ../Fluo-C2DL-MSC/01, writes ../Fluo-C2DL-MSC/01_RES. Options: see ctc_run.sh.
-source "$(dirname "${BASH_SOURCE[0]}")/ctc_run.sh" Fluo-C2DL-MSC 01 "$@"
+# Fluo-C2DL-MSC, sequence 01: reads ../Fluo-C2DL-MSC/01, writes ../Fluo-C2DL-MSC/01_RES (replacing it).
+# Run from this script's folder, as the Cell Tracking Challenge does. Arguments go to 'ctc-submit run', e.g.
+# --score (score against ../Fluo-C2DL-MSC/01_GT), --device cpu, --clustering exact, --model PATH.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if ! command -v ctc-submit >/dev/null 2>&1; then
+    echo "Error: ctc-submit not found on PATH (install the ctc_submit package, or activate its environment)" >&2
+    exit 2
+fi
+exec ctc-submit run "$here/../Fluo-C2DL-MSC/01" "$here/../Fluo-C2DL-MSC/01_RES" --dataset Fluo-C2DL-MSC --overwrite "$@"

@@ -11,14 +11,32 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("CTC_SUBMIT_SHARED", REPO_ROOT.parent / "shared"))
 
 
+MISSING_DATA = "test data not found"
+
+
 def require(path: Path) -> Path:
     """Return ``path``; skip when it is absent, but fail under CI=true (data must be there)."""
     if path.exists():
         return path
-    message = f"test data not found: {path} (set CTC_SUBMIT_SHARED)"
+    message = f"{MISSING_DATA}: {path} (set CTC_SUBMIT_SHARED)"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Tests skipped for want of the data must not pass unnoticed among the dots: one loud line."""
+    skipped = [
+        report for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and MISSING_DATA in str(report.longrepr[2])
+    ]  # fmt: skip
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} tests SKIPPED: {MISSING_DATA} in {SHARED_DIR}. Put the CTC data (ctc-data/) and the "
+            "evaluators' verdicts (eval-fixtures/) there or point CTC_SUBMIT_SHARED at them; "
+            "'ctc-submit download DIC-C2DH-HeLa --dest SHARED/ctc-data' fetches the public data.",
+            red=True, bold=True,
+        )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -188,3 +188,22 @@ def test_missing_data_is_downloaded_into_the_workdir(small_hela: Path, tmp_path:
     assert calls == [(DATASET, work / "data")]
     assert run_demo("--workdir", str(work), "--scripts", str(scripts)).exit_code == 0
     assert len(calls) == 1
+
+
+def test_a_missing_viz_extra_is_one_line_before_anything_runs(tmp_path: Path, monkeypatch) -> None:
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None if name == "matplotlib" else find_spec(name, *args))
+    result = CliRunner().invoke(main, ["demo", "--workdir", str(tmp_path / "work"), "--data", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "Error: the demo draws its result with matplotlib: install the viz extra first (pip install 'ctc_submit[viz]')"
+    ]
+    assert not (tmp_path / "work").exists()
+
+
+def test_the_default_layout_gets_the_scripts_ctc_submit_scripts_writes(tmp_path: Path) -> None:
+    layout = make_layout(fake_dataset(tmp_path / "data"), tmp_path / "work")
+    assert os.access(layout.software / SCRIPT, os.X_OK)
+    assert "exec ctc-submit run" in (layout.software / SCRIPT).read_text()

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from ctc_submit import download
 from ctc_submit.cli import main
-from ctc_submit.download import DATASETS_2D, DownloadError, dataset_url, download_dataset
+from ctc_submit.datasets import DATASETS
+from ctc_submit.download import DownloadError, dataset_url, download_dataset
 from ctc_submit.io import CTCInputError
 
 NAME = "DIC-C2DH-HeLa"
@@ -226,11 +227,18 @@ def test_cli_downloads_and_lists_sequences(server: Server, tmp_path: Path) -> No
     assert "MB" in result.stderr
 
 
+def test_cli_takes_the_short_name_and_writes_the_challenge_name(server: Server, tmp_path: Path) -> None:
+    result = invoke("DIC-HeLa", "--dest", str(tmp_path), "--url-base", server.base)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"{tmp_path / NAME}: 01, 01_GT"
+    assert server.requests == [None]  # the server answers only /training-datasets/DIC-C2DH-HeLa.zip
+
+
 def test_cli_unknown_dataset_lists_known_ones(tmp_path: Path) -> None:
     result = invoke("HeLa", "--dest", str(tmp_path / "d"))
     assert result.exit_code == 2
     assert result.output.count("\n") == 1
-    assert all(name in result.output for name in DATASETS_2D)
+    assert all(name in result.output for name in DATASETS)
     assert not (tmp_path / "d").exists()
 
 

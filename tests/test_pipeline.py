@@ -10,7 +10,6 @@ from ctc_layout import copy_first_frames, save_tiny_model
 from synthetic import overlapping_pairs, synthetic_sequence
 
 from ctc_submit.io import CTCInputError, read_labels, read_tracks, write_mask
-from ctc_submit.model.inference import load_model
 from ctc_submit.pipeline import (
     STAGES,
     CorePlan,
@@ -23,6 +22,7 @@ from ctc_submit.pipeline import (
     track_pairs,
 )
 from ctc_submit.presets import get_preset
+from ctc_submit.tracker import load
 from ctc_submit.validate import validate_result
 
 PRESET = get_preset("DIC-C2DH-HeLa")
@@ -68,8 +68,7 @@ def test_synthetic_embeddings_become_a_valid_result_at_the_original_size(ctc_dat
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    path = save_tiny_model(tmp_path_factory.mktemp("model") / "tiny.pt", PRESET.name)
-    return load_model(path, "cpu")[0]
+    return load(save_tiny_model(tmp_path_factory.mktemp("model") / "tiny.pt", PRESET.name), device="cpu")
 
 
 @pytest.fixture()
@@ -79,7 +78,7 @@ def three_frames(ctc_data, tmp_path):
 
 def test_a_raw_sequence_runs_through_the_network_into_a_valid_result(tiny_model, three_frames):
     output = three_frames.with_name("01_RES")
-    result = run_pipeline(three_frames, output, PRESET, tiny_model, "cpu")
+    result = run_pipeline(three_frames, output, tiny_model)
     assert validate_result(output).ok
     assert result.frames == 3 and result.shape == (512, 512)
     assert all(result.seconds[stage] >= 0 for stage in STAGES) and result.seconds["network"] > 0
@@ -88,14 +87,14 @@ def test_a_raw_sequence_runs_through_the_network_into_a_valid_result(tiny_model,
 def test_frames_of_different_sizes_are_an_input_error_and_nothing_is_written(tiny_model, three_frames):
     write_mask(three_frames / "t001.tif", np.zeros((10, 10), dtype=np.uint16))
     with pytest.raises(CTCInputError, match="t001.tif: size 10x10 differs"):
-        run_pipeline(three_frames, three_frames.with_name("01_RES"), PRESET, tiny_model, "cpu")
+        run_pipeline(three_frames, three_frames.with_name("01_RES"), tiny_model)
     assert sorted(path.name for path in three_frames.parent.iterdir()) == ["01"]
 
 
 def test_frames_must_be_numbered_from_zero(tiny_model, three_frames):
     (three_frames / "t000.tif").unlink()
     with pytest.raises(CTCInputError, match="numbered from 0"):
-        run_pipeline(three_frames, three_frames.with_name("01_RES"), PRESET, tiny_model, "cpu")
+        run_pipeline(three_frames, three_frames.with_name("01_RES"), tiny_model)
 
 
 def test_pairs_clustered_in_worker_processes_come_back_in_order_and_unchanged(ctc_data):
@@ -178,8 +177,8 @@ def test_a_run_on_blank_frames_says_so(ctc_data, tmp_path):
     sequence = copy_first_frames(ctc_data / "DIC-C2DH-HeLa", tmp_path / "DIC-C2DH-HeLa", "01", 2, with_gt=False)
     for index in range(2):
         tifffile.imwrite(sequence / f"t{index:03d}.tif", np.full((64, 48), 7, np.uint8))
-    network, _ = load_model(save_tiny_model(tmp_path / "tiny.pt", "DIC-C2DH-HeLa"), "cpu")
-    result = run_pipeline(sequence, tmp_path / "01_RES", PRESET, network, "cpu")
+    model = load(save_tiny_model(tmp_path / "tiny.pt", "DIC-C2DH-HeLa"), device="cpu")
+    result = run_pipeline(sequence, tmp_path / "01_RES", model)
     assert result.objects == 0 and result.frames == 2
     assert result.input_warnings == ["2 blank frame(s) (a single value, no image), left without objects: t000.tif, t001.tif"]
 

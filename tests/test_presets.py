@@ -2,14 +2,24 @@
 
 import pytest
 
+from ctc_submit.datasets import DATASETS
 from ctc_submit.io import CTCInputError
 from ctc_submit.presets import PRESETS, get_preset, tuned_preset
 
 
 def test_short_name_and_unknown_name():
     assert get_preset("DIC-HeLa") is PRESETS["DIC-C2DH-HeLa"]
-    with pytest.raises(CTCInputError, match="known: DIC-C2DH-HeLa"):
+    with pytest.raises(CTCInputError, match="unknown dataset 'HeLa'; known: .*DIC-C2DH-HeLa"):
         get_preset("HeLa")
+
+
+def test_a_dataset_of_the_table_without_a_preset_is_refused_naming_those_with_one():
+    with pytest.raises(CTCInputError, match="no method parameters .* for BF-C2DL-HSC; known for: DIC-C2DH-HeLa"):
+        get_preset("BF-C2DL-HSC")
+
+
+def test_every_preset_belongs_to_a_dataset_of_the_table():
+    assert set(PRESETS) <= set(DATASETS)
 
 
 def test_model_card_overrides_only_named_fields():

@@ -10,23 +10,26 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from ctc_layout import copy_first_frames, save_tiny_model
 
+from ctc_submit.cli import main
 from ctc_submit.presets import PRESETS
+from ctc_submit.registry import available_models
+from ctc_submit.scripts import scripts_for
 from ctc_submit.validate import validate_result
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = REPO_ROOT / "run_scripts"
-MODELS = REPO_ROOT / "models"
+SCRIPTS = Path(__file__).resolve().parents[1] / "run_scripts"
 EXPECTED = {f"{name}-{sequence}.sh": (name, sequence) for name in PRESETS for sequence in ("01", "02")}
 BASH = shutil.which("bash")
 EXPECTED.update({f"DIC-HeLa-{sequence}.sh": ("DIC-C2DH-HeLa", sequence) for sequence in ("01", "02")})
 
 
 def software_folder(tmp_path: Path) -> Path:
-    """The scripts copied into WORK/SW, next to where the datasets go."""
+    """The scripts as 'ctc-submit scripts WORK/SW' writes them, next to where the datasets go."""
     software = tmp_path / "SW"
-    shutil.copytree(SCRIPTS, software)
+    result = CliRunner().invoke(main, ["scripts", str(software)])
+    assert result.exit_code == 0 and result.output.startswith(f"{software}: 14 scripts"), result.output
     return software
 
 
@@ -36,9 +39,29 @@ def run_script(software: Path, script: str, *args: str, path: str) -> subprocess
 
 
 def test_there_is_one_executable_script_per_dataset_and_sequence():
-    scripts = {path.name for path in SCRIPTS.glob("*-0?.sh")}
+    scripts = {path.name for path in SCRIPTS.iterdir()}
     assert scripts == set(EXPECTED)
     assert all(os.access(SCRIPTS / name, os.X_OK) for name in scripts)
+
+
+def test_scripts_of_one_dataset_are_rewritten_only_when_asked(tmp_path):
+    first = CliRunner().invoke(main, ["scripts", str(tmp_path), "--dataset", "DIC-HeLa"])
+    assert first.exit_code == 0, first.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        f"{name}-{sequence}.sh" for name in ("DIC-C2DH-HeLa", "DIC-HeLa") for sequence in ("01", "02")
+    )
+    assert CliRunner().invoke(main, ["scripts", str(tmp_path), "--dataset", "DIC-HeLa"]).exit_code == 0
+    (tmp_path / "DIC-HeLa-01.sh").write_text("edited")
+    refused = CliRunner().invoke(main, ["scripts", str(tmp_path), "--dataset", "DIC-HeLa"])
+    assert refused.exit_code == 2 and "exists and differs" in refused.output
+    assert (tmp_path / "DIC-HeLa-01.sh").read_text() == "edited"
+    assert CliRunner().invoke(main, ["scripts", str(tmp_path), "--dataset", "DIC-HeLa", "--overwrite"]).exit_code == 0
+    assert "exec ctc-submit run" in (tmp_path / "DIC-HeLa-01.sh").read_text()
+
+
+def test_the_project_scripts_are_what_ctc_submit_scripts_writes():
+    """run_scripts/ is the command's output, committed: regenerate it with 'ctc-submit scripts run_scripts --overwrite'."""
+    assert {path.name: path.read_text() for path in SCRIPTS.iterdir()} == scripts_for()
 
 
 def test_each_script_runs_ctc_submit_on_its_own_dataset_and_sequence(tmp_path):
@@ -85,7 +108,7 @@ def test_dic_hela_01_produces_a_valid_scored_result_in_the_challenge_layout(ctc_
     assert again.returncode == 0, again.stderr
 
 
-WITHOUT_MODEL = sorted(name for name, (dataset, _) in EXPECTED.items() if not (MODELS / f"{dataset}.pt").is_file())
+WITHOUT_MODEL = sorted(name for name, (dataset, _) in EXPECTED.items() if dataset not in available_models())
 
 
 @pytest.mark.parametrize("script", WITHOUT_MODEL[:1])
@@ -94,16 +117,13 @@ def test_a_dataset_without_a_shipped_model_fails_with_a_clear_message(tmp_path, 
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     completed = run_script(software_folder(tmp_path), script, path=path)
     assert completed.returncode == 2
-    assert completed.stderr.strip().splitlines() == [
-        f"Error: no shipped model for {dataset} ({MODELS / f'{dataset}.pt'} not found); "
-        "train one with 'ctc-submit train' and pass --model PATH"
-    ]
+    (line,) = completed.stderr.strip().splitlines()
+    assert line.startswith(f"Error: no model for {dataset} (available: ") and "--model PATH" in line
 
 
 SHIPPED_FRAMES = 10
 
 
-@pytest.mark.skipif(not (MODELS / "DIC-C2DH-HeLa.pt").is_file(), reason="no shipped DIC-C2DH-HeLa model")
 def test_the_shipped_model_tracks_the_first_frames_of_dic_hela_01(ctc_data, tmp_path):
     """The real job on real frames: the script with the shipped model, scored on frames 0-9 (GT SEG of 2 and 5).
 

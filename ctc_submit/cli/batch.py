@@ -47,7 +47,7 @@ def check_choices(cluster: str, scheduler: str | None, workers: int | None, clus
         raise InputError("--cluster-config configures --cluster slurm")
 
 
-@click.command("batch")
+@click.command("batch", short_help="Run many sequences at once on dask.distributed.")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option(
     "--model", "model_path", type=click.Path(path_type=Path),

@@ -9,7 +9,9 @@ import click
 
 from ctc_submit.cli.download import ProgressBar
 from ctc_submit.cli.errors import user_errors
-from ctc_submit.demo import DATASET, REPO_ROOT, SCRIPT, SEQUENCE, DemoError, find_dataset, make_layout, pictures, run_script, score
+from ctc_submit.demo import (
+    DATASET, SCRIPT, SEQUENCE, DemoError, check_viz_installed, find_dataset, make_layout, pictures, run_script, score,
+)
 from ctc_submit.download import URL_BASE, DownloadError, dataset_url, download_dataset
 
 
@@ -17,21 +19,22 @@ def step(number: int, text: str) -> None:
     click.secho(f"[{number}/5] {text}", bold=True, err=True)
 
 
-@click.command("demo")
+@click.command("demo", short_help="Run, score and draw DIC-C2DH-HeLa 01 in one go.")
 @click.option("--data", type=click.Path(path_type=Path, file_okay=False), default=None,
               help=f"Folder holding {DATASET}/ (default: $CTC_DATA, else an earlier download, else download it).")
 @click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=Path("ctc-demo"), show_default=True,
               help="Working folder for the challenge layout, the result, the scores and the pictures.")
-@click.option("--scripts", type=click.Path(path_type=Path, file_okay=False), default=REPO_ROOT / "run_scripts",
-              show_default="the repository's run_scripts/", help=f"Folder with {SCRIPT}, copied to WORKDIR/SW.")
+@click.option("--scripts", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help=f"Folder with {SCRIPT}, copied to WORKDIR/SW [default: the scripts 'ctc-submit scripts' writes].")
 @click.option("--url-base", default=URL_BASE, show_default=True, help="Server to download the dataset from.")
 @user_errors
-def command(data: Path | None, workdir: Path, scripts: Path, url_base: str) -> None:
+def command(data: Path | None, workdir: Path, scripts: Path | None, url_base: str) -> None:
     """Process DIC-C2DH-HeLa sequence 01 challenge-style, score it against its GT and draw it.
 
-    The data folder is only read: WORKDIR gets links to it, a copy of the run scripts as SW/,
-    and the outputs.
+    The data folder is only read: WORKDIR gets links to it, the challenge's run scripts as SW/,
+    and the outputs. Needs the viz extra (pip install 'ctc_submit[viz]').
     """
+    check_viz_installed()
     step(1, f"Data: {DATASET}")
     dataset = find_dataset(data, os.environ, [workdir / "data", Path("ctc-data")])
     if dataset is None:

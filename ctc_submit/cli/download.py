@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from ctc_submit.cli.errors import user_errors
-from ctc_submit.download import DATASETS_2D, KIND_FOLDERS, URL_BASE, DownloadError, dataset_url, download_dataset
+from ctc_submit.datasets import DATASETS, KIND_FOLDERS, URL_BASE, dataset_named
+from ctc_submit.download import DownloadError, dataset_url, download_dataset
+from ctc_submit.presets import PRESETS
 
 
 class ProgressBar:
@@ -44,10 +46,18 @@ class ProgressBar:
 
 
 def known_datasets() -> str:
-    return "\n".join(f"  {dataset.name:<16} {dataset.description}" for dataset in DATASETS_2D.values())
+    """The table of datasets, with what ``run`` can do for each (a preset: the method's parameters are known)."""
+    lines = [f"  {'name':<16} {'short name':<10} {'preset':<6} description"]
+    for dataset in DATASETS.values():
+        preset = "yes" if dataset.name in PRESETS else "-"
+        lines.append(f"  {dataset.name:<16} {dataset.short_name or '-':<10} {preset:<6} {dataset.description}")
+    return "\n".join(lines)
 
 
-@click.command("download", epilog=f"\b\nKnown 2D datasets:\n{known_datasets()}")
+@click.command(
+    "download", short_help="Download and unpack an official CTC dataset.",
+    epilog=f"\b\nKnown 2D datasets ('ctc-submit models' lists those with a model):\n{known_datasets()}",
+)  # fmt: skip
 @click.argument("dataset")
 @click.option("--kind", type=click.Choice(list(KIND_FOLDERS)), default="training", show_default=True,
               help="Training data (with GT) or the challenge's test data (no GT).")
@@ -55,14 +65,15 @@ def known_datasets() -> str:
               help="Folder that receives DATASET/{01,02,01_GT,...}.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing DEST/DATASET folder.")
 @click.option("--url-base", default=URL_BASE, show_default=True, help="Server holding training-datasets/ and test-datasets/.")
-@click.option("--sha256", default=None, help="Expected checksum of the zip.")
+@click.option("--sha256", default=None, help="Expected sha256 of the zip [default: the dataset table's, where known].")
 @click.option("--size", "expected_size", type=int, default=None, help="Expected size of the zip in bytes.")
 @click.option("--retries", default=4, show_default=True, help="Attempts to resume a broken transfer.")
 @user_errors
 def command(dataset: str, kind: str, dest: Path, overwrite: bool, url_base: str, sha256: str | None,
             expected_size: int | None, retries: int) -> None:
-    """Download the official CTC zip of DATASET (e.g. DIC-C2DH-HeLa) and unpack it to DEST/DATASET."""
-    bar = ProgressBar(f"Downloading {dataset_url(dataset, kind, url_base)} to {dest / dataset}")
+    """Download the official CTC zip of DATASET (e.g. DIC-C2DH-HeLa or DIC-HeLa) and unpack it to DEST/DATASET."""
+    name = dataset_named(dataset).name
+    bar = ProgressBar(f"Downloading {dataset_url(name, kind, url_base)} to {dest / name}")
     try:
         folder = download_dataset(dataset, dest, kind=kind, overwrite=overwrite, url_base=url_base,
                                   expected_size=expected_size, sha256=sha256, retries=retries, progress=bar)

@@ -21,7 +21,7 @@ def _measure_list(text: str | None) -> list[str] | None:
     return [name.strip().upper() for name in text.split(",") if name.strip()]
 
 
-@click.command("evaluate")
+@click.command("evaluate", short_help="Score a result with the challenge's measures.")
 @click.argument("dataset_dir", type=click.Path(path_type=Path))
 @click.argument("seq")
 @click.option("--res", "res_dir", type=click.Path(path_type=Path), help="Result folder (default: DATASET_DIR/SEQ_RES).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ctc_submit.model.compute import DEVICES, PRECISIONS
+from ctc_submit.model import DEVICES, PRECISIONS
 
 device_option = click.option(
     "--device", type=click.Choice(DEVICES), default="auto", show_default=True,

@@ -10,7 +10,7 @@ from ctc_submit.cli.errors import user_errors
 from ctc_submit.render import default_images, render
 
 
-@click.command("render")
+@click.command("render", short_help="Draw a result: overlay, lineage tree, frames.")
 @click.argument("res_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--images", "images_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Input sequence (tNNN.tif). Default: the sibling of RES_DIR (DATASET/01 for DATASET/01_RES).")

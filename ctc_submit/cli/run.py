@@ -6,34 +6,18 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ctc_submit.cells import cell_rows, cell_table_path, write_cell_table
 from ctc_submit.cli.errors import InputError, interruptible, user_errors
 from ctc_submit.cli.options import device_option, precision_option
-from ctc_submit.clustering import subsampling_step
-from ctc_submit.io import CTCInputError, digits_of, list_frames, read_tracks
-from ctc_submit.lineage import GAP_MIN_IOU, MIN_PARENT_IOU, NEIGHBOUR_DISTANCE, PARENT_DILATION, lineage_counts
-from ctc_submit.merge import MIN_IOU
-from ctc_submit.pipeline import STAGES, PipelineResult, check_folders, core_plan, run_pipeline
-from ctc_submit.presets import Preset, get_preset, tuned_preset
-from ctc_submit.report import build_report, report_path, write_report
-from ctc_submit.upsample import SMOOTHING
+from ctc_submit.io import CTCInputError, read_tracks
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+if TYPE_CHECKING:
+    from ctc_submit.pipeline import PipelineResult
+
 PHASES = {"track": "Segmenting and tracking", "write": "Writing masks"}
-
-
-def shipped_model(preset: Preset) -> Path:
-    """``models/<DATASET>.pt`` of the source tree; a dataset without one is an input error."""
-    path = MODELS_DIR / f"{preset.name}.pt"
-    if not path.is_file():
-        raise CTCInputError(
-            f"no shipped model for {preset.name} ({path} not found); "
-            "train one with 'ctc-submit train' and pass --model PATH"
-        )
-    return path
 
 
 class PhaseBars:
@@ -64,23 +48,31 @@ class PhaseBars:
         self.done = done
 
 
-def score(input_dir: Path, output_dir: Path) -> tuple[dict[str, float | None] | None, str | None]:
+def ground_truth(source: Path) -> Path:
+    """``SEQ_GT`` beside a sequence folder ``SEQ`` or a stack ``SEQ.tif``."""
+    return source.with_name(f"{source.stem if source.is_file() else source.name}_GT")
+
+
+def score(gt_dir: Path, output_dir: Path) -> tuple[dict[str, float | None] | None, str | None]:
     """Official measures against ``SEQ_GT``, and the biological ones where it tracks; a failure is
     reported, not raised (the result is written)."""
     from ctc_submit.evaluation import available_measures, evaluate, locate
     from ctc_submit.evaluation.measures import BIOLOGICAL_DEFAULT
 
+    dataset_dir, sequence = gt_dir.parent, gt_dir.name.removesuffix("_GT")
     try:
-        measures = available_measures(locate(input_dir.parent, input_dir.name, output_dir))
+        measures = available_measures(locate(dataset_dir, sequence, output_dir))
         if "TRA" in measures:
             measures += list(BIOLOGICAL_DEFAULT)
-        return evaluate(input_dir.parent, input_dir.name, output_dir, measures), None
+        return evaluate(dataset_dir, sequence, output_dir, measures), None
     except CTCInputError as error:
         return None, str(error)
 
 
 def gt_lineage(gt_dir: Path) -> dict[str, int] | None:
     """The ground truth's lineage counts, to read the result's against; None without GT tracks."""
+    from ctc_submit.lineage import lineage_counts
+
     path = gt_dir / "TRA" / "man_track.txt"
     try:
         return lineage_counts(read_tracks(path)) if path.is_file() else None
@@ -97,6 +89,9 @@ def summary(
     reference: dict[str, int] | None = None,
 ) -> list[str]:
     """A few lines for people: what was written, where the time went, the lineage next to the GT's, the scores."""
+    from ctc_submit.lineage import lineage_counts
+    from ctc_submit.pipeline import STAGES
+
     counts = f"{result.objects} objects, {len(result.tracks)} tracks, {result.divisions} divisions"
     lineage = lineage_counts(result.tracks)
     lines = [
@@ -121,13 +116,17 @@ def summary(
     return lines
 
 
-@click.command("run")
-@click.argument("input_dir", type=click.Path(path_type=Path))
+@click.command("run", short_help="Segment and track a sequence into a CTC result.")
+@click.argument("input_dir", metavar="INPUT", type=click.Path(path_type=Path))
 @click.argument("output_dir", type=click.Path(path_type=Path))
-@click.option("--dataset", required=True, help="Dataset name (selects preset and shipped model), e.g. DIC-C2DH-HeLa.")
 @click.option(
-    "--model", "model_path", type=click.Path(path_type=Path), help="Model file [default: models/<DATASET>.pt]."
-)
+    "--dataset", required=True,
+    help="Dataset name or short name (picks the method's parameters and the registered model), e.g. DIC-C2DH-HeLa.",
+)  # fmt: skip
+@click.option(
+    "--model", "model_path", type=click.Path(path_type=Path),
+    help="Model file [default: the dataset's model from 'ctc-submit models'].",
+)  # fmt: skip
 @device_option
 @precision_option
 @click.option(
@@ -137,50 +136,57 @@ def summary(
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT_DIR if it exists and is not empty.")
 @click.option(
     "--score/--no-score", "score_result", default=None,
-    help="Score against SEQ_GT beside INPUT_DIR [default: when it exists]; --score requires it.",
+    help="Score against SEQ_GT beside INPUT [default: when it exists]; --score requires it.",
 )
 @user_errors
 @interruptible
 def command(input_dir, output_dir, dataset, model_path, device, precision, clustering, overwrite, score_result):
-    """Segment and track INPUT_DIR (tNNN.tif) into the CTC result folder OUTPUT_DIR.
+    """Segment and track INPUT into the CTC result folder OUTPUT_DIR.
 
-    Writes OUTPUT_DIR/maskNNN.tif and res_track.txt (only once complete and valid) and, beside
-    OUTPUT_DIR, a JSON run report with parameters, versions, timings, counts and scores.
+    INPUT is a sequence folder of tNNN.tif frames or a multi-page TIFF stack (T, Y, X). Writes
+    OUTPUT_DIR/maskNNN.tif and res_track.txt (only once complete and valid) and, beside OUTPUT_DIR,
+    a JSON run report with parameters, versions, timings, counts and scores.
     """
-    from ctc_submit.model.compute import CpuReport, resolve_device, resolve_precision
-    from ctc_submit.model.inference import RecurrentWindow, load_model
+    from ctc_submit.frames import check_run
+    from ctc_submit.presets import get_preset
+    from ctc_submit.registry import registered_model
 
     started = time.perf_counter()
-    preset = get_preset(dataset)
-    model_path = model_path or shipped_model(preset)
-    gt_dir = input_dir.parent / f"{input_dir.name}_GT"
+    get_preset(dataset)  # an unknown dataset, or one without parameters, is refused first
+    model_path = model_path or registered_model(dataset).checked_path()
+    gt_dir = ground_truth(input_dir)
     if score_result and not gt_dir.is_dir():
         raise InputError(f"--score: {gt_dir}: ground truth folder not found")
-    check_folders(input_dir, output_dir, overwrite)
+    frames = check_run(input_dir, output_dir, overwrite)
+    # Only now the heavy imports (torch, hdbscan): a refused run answers at once.
+    from ctc_submit.cells import cell_rows, cell_table_path, write_cell_table
+    from ctc_submit.clustering import subsampling_step
+    from ctc_submit.lineage import GAP_MIN_IOU, MIN_PARENT_IOU, NEIGHBOUR_DISTANCE, PARENT_DILATION
+    from ctc_submit.merge import MIN_IOU
+    from ctc_submit.model.compute import CpuReport, resolve_precision
+    from ctc_submit.pipeline import core_plan
+    from ctc_submit.report import build_report, report_path, write_report
+    from ctc_submit.tracker import load
+    from ctc_submit.upsample import SMOOTHING
+
     if report_path(output_dir).is_dir():
         raise InputError(f"{report_path(output_dir)}: is a folder; the run report goes there")
-    network, card = load_model(model_path, device)
-    if card.get("dataset") not in (None, preset.name):
-        click.echo(f"note: {model_path.name} was trained on {card['dataset']}, not {preset.name}", err=True)
-    preset = tuned_preset(preset, card.get("preset_overrides", {}))  # checked by load_model
-    # A model trained on short clips declares in its card how often its recurrent state must restart.
-    window = RecurrentWindow(**card["recurrent_window"]) if card.get("recurrent_window") else None
-    plan = core_plan(device)
-    plan.apply()
-    chosen = resolve_precision(precision, resolve_device(device))
+
+    model = load(model_path, dataset, device)
+    if model.card.dataset not in (None, model.preset.name):
+        click.echo(f"note: {model.path.name} was trained on {model.card.dataset}, not {model.preset.name}", err=True)
     with PhaseBars() as progress:
-        result = run_pipeline(
-            input_dir, output_dir, preset, network, device, clustering, overwrite, progress,
-            jobs=plan.clustering_threads, workers=plan.clustering_processes, window=window, precision=chosen,
-        )  # fmt: skip
+        result = model.track(frames, output_dir, clustering=clustering, overwrite=overwrite, precision=precision, progress=progress)
+    plan, chosen = core_plan(str(model.device)), resolve_precision(precision, model.device)
     scores, score_error = None, None
     if score_result is not False and gt_dir.is_dir():
-        scores, score_error = score(input_dir, output_dir)
+        scores, score_error = score(gt_dir, output_dir)
     total = time.perf_counter() - started
+    window = model.card.recurrent_window
     parameters = {
         "clustering": clustering,
-        "subsampling_step": subsampling_step(preset.m_pts) if clustering == "fast" else 1,
-        "device": str(resolve_device(device)),
+        "subsampling_step": subsampling_step(model.preset.m_pts) if clustering == "fast" else 1,
+        "device": str(model.device),
         "precision": chosen,
         "precision_asked": precision,
         "cpu": CpuReport.here().describe(),
@@ -196,11 +202,11 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
         "recurrent_window": dataclasses.asdict(window) if window else None,
     }
     table = cell_table_path(output_dir)
-    rows = cell_rows(output_dir, result.tracks, result.frames, digits_of(list_frames(input_dir)[0]))
+    rows = cell_rows(output_dir, result.tracks, result.frames, frames.digits)
     reference = gt_lineage(gt_dir) if gt_dir.is_dir() else None
     report = build_report(
-        input_dir, output_dir, preset, model_path, card, parameters, result, total, scores, score_error,
-        reference, table,
+        input_dir, output_dir, model.preset, model.path, dict(model.card.content), parameters, result, total, scores,
+        score_error, reference, table,
     )  # fmt: skip
     for line in summary(output_dir, result, total, scores, score_error, reference):
         click.echo(line)
@@ -212,4 +218,3 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
             raise click.ClickException(f"{path}: cannot be written ({error.strerror}); the result is complete") from None
     click.echo(f"report: {report_path(output_dir)}")
     click.echo(f"cells: {table}")
-

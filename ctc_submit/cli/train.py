@@ -129,8 +129,9 @@ def check_numbers(learning_rate: float, background_weight: float, crop_size: int
         raise InputError(f"--crop-size {crop_size}: must divide by {divisor} (2^(levels-1)) and be at most {NETWORK_SIZE[0]}")
 
 
-@click.command("train")
-@click.option("--dataset", required=True, help="Dataset name (sets r_N, normalisation and clustering values), e.g. DIC-C2DH-HeLa.")
+@click.command("train", short_help="Train a model on annotated CTC sequences.")
+@click.option("--dataset", required=True,
+              help="Dataset name or short name (sets r_N, normalisation and clustering values), e.g. DIC-C2DH-HeLa.")
 @click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="CTC training folder of that dataset.")
 @click.option("--sequences", default="01", show_default=True, help="Comma-separated sequences to train on.")
 @click.option("--out", required=True, type=click.Path(path_type=Path),
@@ -157,11 +158,14 @@ def check_numbers(learning_rate: float, background_weight: float, crop_size: int
               help="Frames on each side of the held-out block that no training clip touches either.")
 @click.option("--validation-c", default="paper", show_default=True,
               help="Spatial weights c tried in validation (the best goes into the card): comma-separated, or paper (c/8, c/2, c).")
-@click.option("--validate-every", default=250, show_default=True, type=POSITIVE)
-@click.option("--checkpoint-every", default=250, show_default=True, type=POSITIVE)
+@click.option("--validate-every", default=250, show_default=True, type=POSITIVE,
+              help="Iterations between validations on the held-out block (each costs a pipeline run).")
+@click.option("--checkpoint-every", default=250, show_default=True, type=POSITIVE,
+              help="Iterations between checkpoints (OUT.ckpt) that --resume continues from.")
 @click.option("--time-budget", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Minutes: stop with a checkpoint before this much time has passed (continue with --resume).")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Seed of the weights, the clip sampler and the augmentation: one seed, one run.")
 @precision_option
 @device_option
 @click.option("--threads", type=POSITIVE, default=None, help="CPU threads (default: all cores; 1 leaves a core to other work).")

@@ -14,7 +14,7 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-@click.command("validate")
+@click.command("validate", short_help="Check a result against the official rules.")
 @click.argument("res_dir", type=click.Path(path_type=Path))
 @click.option(
     "--gt",

@@ -13,16 +13,12 @@ from pathlib import Path
 import torch
 
 from ctc_submit.io import CTCInputError
+from ctc_submit.model.card import ModelCard, whole_number
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.normalize import NETWORK_SIZE
-from ctc_submit.presets import check_overrides
 
 PARTS = ("config", "card", "state_dict")
 MAX_LEVELS = min(NETWORK_SIZE).bit_length() - 1  # each level halves the 256 px grid
-
-
-def _whole_number(value: object, smallest: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= smallest
 
 
 def check_config(config: object) -> NetworkConfig:
@@ -34,7 +30,7 @@ def check_config(config: object) -> NetworkConfig:
     if unknown:
         raise ValueError(f"config: unknown field(s) {', '.join(map(str, unknown))}")
     for name, value in config.items():
-        if not _whole_number(value, 1):
+        if not whole_number(value, 1):
             raise ValueError(f"config: {name} must be a whole number >= 1, got {value!r}")
     network = NetworkConfig(**config)
     if network.levels > MAX_LEVELS:
@@ -42,23 +38,6 @@ def check_config(config: object) -> NetworkConfig:
     if network.input_channels != 1:
         raise ValueError(f"config: input_channels = {network.input_channels}; frames have one channel")
     return network
-
-
-def check_card(card: object) -> None:
-    """The values of a card that the run uses: preset overrides and the recurrent window."""
-    if not isinstance(card, dict):
-        raise ValueError(f"card must be a mapping, got {type(card).__name__}")
-    try:
-        check_overrides(card.get("preset_overrides", {}))
-    except KeyError as error:
-        raise ValueError(error.args[0]) from None
-    window = card.get("recurrent_window")
-    if window is None:
-        return
-    if not isinstance(window, dict) or set(window) != {"hop", "warmup"}:
-        raise ValueError(f"recurrent_window must be {{'hop': ..., 'warmup': ...}}, got {window!r}")
-    if not _whole_number(window["hop"], 1) or not _whole_number(window["warmup"], 0):
-        raise ValueError(f"recurrent_window: hop must be a whole number >= 1 and warmup >= 0, got {window!r}")
 
 
 def check_weights(state: object, network: StackedHourglass) -> dict[str, torch.Tensor]:
@@ -87,7 +66,7 @@ def checked_model(saved: object, path: Path) -> tuple[StackedHourglass, dict]:
         raise CTCInputError(f"{path}: not a ctc_submit model (needs {', '.join(PARTS)}; has {present})")
     try:
         network = StackedHourglass(check_config(saved["config"]))
-        check_card(saved["card"])
+        ModelCard.from_dict(saved["card"])
         network.load_state_dict(check_weights(saved["state_dict"], network))
     except ValueError as error:
         raise CTCInputError(f"{path}: {error}") from None

@@ -20,10 +20,9 @@ from typing import Callable, Literal
 import torch
 
 from ctc_submit.io import CTCInputError
+from ctc_submit.model import PRECISIONS
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # oneDNN, which runs the CPU convolutions, can be capped below the hardware (an environment
 # variable of oneDNN's); a cap without these names leaves bf16 emulated.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import warnings
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 
 from ctc_submit.io import CTCInputError, write_atomically
+from ctc_submit.model.card import RecurrentWindow
 from ctc_submit.model.checks import checked_model
 from ctc_submit.model.compute import Precision, autocast, resolve_device, resolve_precision
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
@@ -47,19 +47,6 @@ def load_model(path: str | Path, device: str = "auto") -> tuple[StackedHourglass
     network, card = checked_model(saved, path)
     network.eval().to(resolve_device(device), memory_format=torch.channels_last)
     return network, card
-
-
-@dataclass(frozen=True)
-class RecurrentWindow:
-    """Restart the recurrent state every ``hop`` frames, warmed up on the ``warmup`` frames before.
-
-    A model trained on short clips has never seen its state run for a whole video and drifts
-    after a few dozen frames; restarting keeps the state as young as in training. Pairs never
-    straddle a restart, so both frames of a pair always come from the same run of the state.
-    """
-
-    hop: int
-    warmup: int
 
 
 class _Stepper:

@@ -114,6 +114,10 @@ def a_result_folder(root: Path) -> None:
     write_tracks(result / "res_track.txt", [Track(1, 0, 2, 0)])
 
 
+def stack_args(root: Path, name: str = "stack.tif") -> list[str]:
+    return ["run", str(root / name), str(root / "stack_RES"), "--dataset", DATASET, "--model", str(root / "model.pt")]
+
+
 DATA = f"{DATASET}"
 CASES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], str]] = {
     # bad paths
@@ -140,6 +144,11 @@ CASES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], str]
     "other size": (replace_frame(np.zeros((256, 512), np.uint8)), run_args, "t002.tif: size 512x256 differs"),
     "complex pixels": (replace_frame(np.zeros((512, 512), np.complex64)), run_args, "unsupported pixel type"),
     "gap in frames": (lambda r: frame(r, 1).unlink(), run_args, "frame t001 is missing"),
+    # bad stacks
+    "stack of RGB pages": (lambda r: tifffile.imwrite(r / "stack.tif", np.zeros((2, 64, 64, 3), np.uint8)), lambda r: stack_args(r), "stack.tif: 3 channel(s) of uint8; expected a folder of tNNN.tif frames, a multi-page TIFF stack (T, Y, X)"),
+    "stack of complex pixels": (lambda r: tifffile.imwrite(r / "stack.tif", np.zeros((2, 64, 64), np.complex64)), lambda r: stack_args(r), "expected a folder of tNNN.tif"),
+    "stack with a NaN": (lambda r: tifffile.imwrite(r / "stack.tif", np.full((2, 64, 64), np.nan, np.float32)), lambda r: stack_args(r), "stack.tif: page 0: 4096 pixels are NaN"),
+    "input is a text file": (a_file("movie.txt", "frames"), lambda r: stack_args(r, "movie.txt"), "movie.txt: not a folder or a .tif file; expected a folder of tNNN.tif"),
     # bad numbers on the command line
     "unknown dataset": (nothing, lambda r: run_args(r)[:4] + ["Nope"] + run_args(r)[5:], "unknown dataset 'Nope'"),
     "validate --num-digits 1": (a_result_folder, lambda r: ["validate", str(r / DATA / "01_RES"), "--num-digits", "1"], "--num-digits"),
@@ -148,6 +157,8 @@ CASES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], str]
     "validate a missing folder": (nothing, lambda r: ["validate", str(r / "nope")], "folder not found"),
     "evaluate --log-dir below a file": (lambda r: (a_result_folder(r), a_file("plain")(r)), lambda r: ["evaluate", str(r / DATA), "01", "--log-dir", str(r / "plain" / "logs")], "cannot write the logs there"),
     "render into the result": (a_result_folder, lambda r: ["render", str(r / DATA / "01_RES"), "--out", str(r / DATA / "01_RES")], "overlaps the input folder"),
+    "scripts into a file": (a_file("plain"), lambda r: ["scripts", str(r / "plain")], "cannot write the scripts there"),
+    "scripts over other scripts": (a_file("SW/DIC-HeLa-01.sh", "mine"), lambda r: ["scripts", str(r / "SW")], "exists and differs"),
     "render a corrupt mask": (lambda r: (a_result_folder(r), (r / DATA / "01_RES" / "mask002.tif").write_bytes(b"II*\0junk")), lambda r: ["render", str(r / DATA / "01_RES")], "mask002.tif"),
 }
 CASES.update({f"model: {name}": (a_model(write), run_args, fragment) for name, (write, fragment) in BAD_MODELS.items()})

@@ -90,10 +90,9 @@ def test_an_existing_result_needs_overwrite(layout, tiny_model):
     assert result.exit_code == 0, result.output
 
 
-def test_a_dataset_without_a_shipped_model_says_so(layout, tmp_path, monkeypatch):
-    monkeypatch.setattr(run_module, "MODELS_DIR", tmp_path / "models")
+def test_a_dataset_without_a_model_says_so(layout):
     result = invoke_on(layout, "--dataset", "Fluo-N2DL-HeLa")
-    assert_one_line_error(result, "no shipped model for Fluo-N2DL-HeLa", "--model")
+    assert_one_line_error(result, "no model for Fluo-N2DL-HeLa (available: DIC-C2DH-HeLa)", "--model", "CTC_SUBMIT_MODELS")
     assert not (layout / "01_RES").exists()
 
 
@@ -160,3 +159,20 @@ def test_a_corrupt_last_frame_is_found_before_the_model_is_loaded(layout, tiny_m
     monkeypatch.setattr(inference, "load_model", lambda *args: pytest.fail("model loaded before the checks"))
     result = invoke_on(layout, "--dataset", DATASET, "--model", tiny_model)
     assert_one_line_error(result, f"{last}: no image in the file (truncated, or not a TIFF)")
+
+
+def test_an_existing_result_is_refused_before_torch_is_imported(layout, tiny_model):
+    """The refusal is immediate: torch and hdbscan take seconds to import."""
+    import subprocess
+    import sys
+
+    (layout / "01_RES").mkdir()
+    (layout / "01_RES" / "mask000.tif").write_bytes(b"old")
+    code = (
+        "import sys\nfrom ctc_submit.cli import main\n"
+        f"try:\n    main(['run', {str(layout / '01')!r}, {str(layout / '01_RES')!r}, '--dataset', 'DIC-HeLa'])\n"
+        "except SystemExit as end:\n    print(end.code, 'torch' in sys.modules, 'hdbscan' in sys.modules)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert completed.stdout.split() == ["2", "False", "False"], completed.stderr
+    assert "--overwrite" in completed.stderr
