@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from ctc_submit.clustering import Mode, background_embedding, start_worker, timed_cluster_pair
+from ctc_submit.tracking.clustering import Mode, background_embedding, start_worker, timed_cluster_pair
 from ctc_submit.frames import FrameSource, check_run
 from ctc_submit.io import CTCInputError, Track
-from ctc_submit.lineage import (
+from ctc_submit.tracking.lineage import (
     build_lineage,
     count_divisions,
     graph_from_tracks,
@@ -36,13 +36,13 @@ from ctc_submit.lineage import (
     rules_of,
     tracks_from_graph,
 )
-from ctc_submit.merge import merge_pairs
+from ctc_submit.tracking.merge import merge_pairs
 from ctc_submit.model.compute import Precision, resolve_device
 from ctc_submit.model.inference import embed_pairs
 from ctc_submit.normalize import NETWORK_SIZE, normalize_frames
 from ctc_submit.presets import Preset
 from ctc_submit.submission import SubmissionWriter
-from ctc_submit.upsample import largest_pieces, upsample_labels
+from ctc_submit.tracking.upsample import largest_pieces, upsample_labels
 
 if TYPE_CHECKING:
     from ctc_submit.tracker import Model

@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ctc_submit.io import write_atomically
-from ctc_submit.lineage import lineage_counts
+from ctc_submit.tracking.lineage import lineage_counts
 from ctc_submit.pipeline import STAGES, PipelineResult
 from ctc_submit.presets import Preset
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ctc_submit.clustering import Mode
+from ctc_submit.tracking.clustering import Mode
 from ctc_submit.datasets import DATASETS, SHORT_NAMES
 from ctc_submit.frames import FrameSource
 from ctc_submit.io import CTCInputError

@@ -2,6 +2,11 @@
 
 Subcommand modules are imported only when called, so ``ctc-submit evaluate`` does not pay for
 importing torch and hdbscan.
+
+In: command-line arguments. Out: calls into the library (:mod:`ctc_submit.tracker`,
+:mod:`ctc_submit.evaluation`, :mod:`ctc_submit.training`, ...) and their results as text; the
+commands parse and report, the library does the work. Options several commands share are in
+:mod:`~ctc_submit.cli.options`.
 """
 
 from __future__ import annotations

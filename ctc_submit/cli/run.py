@@ -71,7 +71,7 @@ def score(gt_dir: Path, output_dir: Path) -> tuple[dict[str, float | None] | Non
 
 def gt_lineage(gt_dir: Path) -> dict[str, int] | None:
     """The ground truth's lineage counts, to read the result's against; None without GT tracks."""
-    from ctc_submit.lineage import lineage_counts
+    from ctc_submit.tracking.lineage import lineage_counts
 
     path = gt_dir / "TRA" / "man_track.txt"
     try:
@@ -89,7 +89,7 @@ def summary(
     reference: dict[str, int] | None = None,
 ) -> list[str]:
     """A few lines for people: what was written, where the time went, the lineage next to the GT's, the scores."""
-    from ctc_submit.lineage import lineage_counts
+    from ctc_submit.tracking.lineage import lineage_counts
     from ctc_submit.pipeline import STAGES
 
     counts = f"{result.objects} objects, {len(result.tracks)} tracks, {result.divisions} divisions"
@@ -160,14 +160,14 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
     frames = check_run(input_dir, output_dir, overwrite)
     # Only now the heavy imports (torch, hdbscan): a refused run answers at once.
     from ctc_submit.cells import cell_rows, cell_table_path, write_cell_table
-    from ctc_submit.clustering import subsampling_step
-    from ctc_submit.lineage import GAP_MIN_IOU, MIN_PARENT_IOU, NEIGHBOUR_DISTANCE, PARENT_DILATION
-    from ctc_submit.merge import MIN_IOU
+    from ctc_submit.tracking.clustering import subsampling_step
+    from ctc_submit.tracking.lineage import GAP_MIN_IOU, MIN_PARENT_IOU, NEIGHBOUR_DISTANCE, PARENT_DILATION
+    from ctc_submit.tracking.merge import MIN_IOU
     from ctc_submit.model.compute import CpuReport, resolve_precision
     from ctc_submit.pipeline import core_plan
     from ctc_submit.report import build_report, report_path, write_report
     from ctc_submit.tracker import load
-    from ctc_submit.upsample import SMOOTHING
+    from ctc_submit.tracking.upsample import SMOOTHING
 
     if report_path(output_dir).is_dir():
         raise InputError(f"{report_path(output_dir)}: is a folder; the run report goes there")

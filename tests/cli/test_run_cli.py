@@ -14,7 +14,7 @@ from ctc_submit import download
 from ctc_submit.cli import main
 from ctc_submit.cli import run as run_module
 from ctc_submit.io import read_tracks
-from ctc_submit.lineage import lineage_counts
+from ctc_submit.tracking.lineage import lineage_counts
 from ctc_submit.validate import validate_result
 
 DATASET = "DIC-C2DH-HeLa"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctc_submit.merge import match_labels, merge_pairs
+from ctc_submit.tracking.merge import match_labels, merge_pairs
 from ctc_submit.overlap import overlap
 
 

@@ -1,7 +1,7 @@
 """Instances from embeddings: HDBSCAN on overlapping frame pairs.
 
 Clustering two consecutive frames together gives each object one label in both frames, which
-is what links the frames; the pairs are then chained by :mod:`ctc_submit.merge`. Points are
+is what links the frames; the pairs are then chained by :mod:`ctc_submit.tracking.merge`. Points are
 ``[embedding, c*y, c*x]`` so that two far-apart cells with similar embeddings stay apart.
 """
 

@@ -11,7 +11,7 @@ from synthetic import resize_nearest
 
 from ctc_submit.io import read_labels
 from ctc_submit.overlap import overlap
-from ctc_submit.upsample import largest_pieces, upsample_labels
+from ctc_submit.tracking.upsample import largest_pieces, upsample_labels
 
 
 def whole_frame_reference(labels: np.ndarray, shape: tuple[int, int], sigma: float) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from synthetic import EMBEDDING_SIZE, label_vector, synthetic_sequence
 
-from ctc_submit.clustering import (
+from ctc_submit.tracking.clustering import (
     background_embedding,
     cluster_pair,
     drop_background_clusters,

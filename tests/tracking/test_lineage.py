@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ctc_submit.io import Track
-from ctc_submit.lineage import (
+from ctc_submit.tracking.lineage import (
     LineageRules,
     apply_relabel,
     build_lineage,
