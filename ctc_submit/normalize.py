@@ -10,7 +10,6 @@ from scipy import ndimage
 from ctc_submit.presets import Preset
 
 NETWORK_SIZE = (256, 256)
-SIGMA = 2.0  # of the Gaussian smoothing, in original pixels
 
 
 def robust_range(image: np.ndarray, low_percentile: float, high_percentile: float) -> tuple[float, float]:
@@ -24,8 +23,10 @@ def robust_range(image: np.ndarray, low_percentile: float, high_percentile: floa
     return float(np.median(values[:low_count])), float(np.median(values[-high_count:]))
 
 
-def smooth_and_scale(image: np.ndarray, low_percentile: float, high_percentile: float, sigma: float = SIGMA) -> np.ndarray:
-    """Gaussian smoothing, then the robust range mapped to [-1, 1], at the frame's own size."""
+def smooth_and_scale(
+    image: np.ndarray, low_percentile: float, high_percentile: float, sigma: float = Preset.normalization_sigma
+) -> np.ndarray:
+    """Gaussian smoothing (``sigma`` in original pixels), then the robust range mapped to [-1, 1], at the frame's own size."""
     smoothed = ndimage.gaussian_filter(np.asarray(image, dtype=np.float32), sigma)
     low, high = robust_range(smoothed, low_percentile, high_percentile)
     scale = 2.0 / max(high - low, 1e-6)
@@ -46,13 +47,15 @@ def normalize_frame(
     low_percentile: float,
     high_percentile: float,
     size: tuple[int, int] = NETWORK_SIZE,
-    sigma: float = SIGMA,
+    sigma: float = Preset.normalization_sigma,
 ) -> np.ndarray:
     """A raw frame as the network sees it: smoothed, robustly scaled to [-1, 1], resized."""
     return resize_linear(smooth_and_scale(image, low_percentile, high_percentile, sigma), size)
 
 
 def normalize_frames(images: Iterable[np.ndarray], preset: Preset) -> Iterator[np.ndarray]:
-    """Raw frames in, network inputs (256, 256) float32 out, with the preset's percentiles."""
+    """Raw frames in, network inputs (256, 256) float32 out, with the preset's smoothing and percentiles."""
     for image in images:
-        yield normalize_frame(image, preset.low_percentile, preset.high_percentile)
+        yield normalize_frame(
+            image, preset.low_percentile, preset.high_percentile, sigma=preset.normalization_sigma
+        )

@@ -211,7 +211,7 @@ def cluster_pairs(
     """
     busy = busy if busy is not None else {}
     busy.setdefault("clustering", 0.0)
-    options = {"m_pts": preset.m_pts, "c": preset.c, "mode": mode, "jobs": jobs}
+    options = {"m_pts": preset.m_pts, "c": preset.c, "mode": mode, "jobs": jobs, "background_cosine": preset.background_cosine}
     background: np.ndarray | None = None
 
     def arguments(index: int, pair: np.ndarray) -> dict | None:
@@ -324,7 +324,7 @@ def track_pairs(
     busy: dict[str, float] = {}
     labelled = clock.iterate(cluster_pairs(pairs, preset, clustering, jobs, workers, busy, blank), "clustering")
     merged = []
-    for frame in clock.iterate(merge_pairs(labelled), "merge"):
+    for frame in clock.iterate(merge_pairs(labelled, preset.merge_min_iou), "merge"):
         merged.append(frame)
         report("track", len(merged), total)
     with clock.stage("lineage"):
@@ -334,7 +334,7 @@ def track_pairs(
         present = []
         for index, labels in enumerate(stack):
             with clock.stage("upsample"):
-                full = largest_pieces(upsample_labels(labels, shape))
+                full = largest_pieces(upsample_labels(labels, shape, preset.upsample_smoothing))
                 present.append(set(np.unique(full).tolist()) - {0})
             with clock.stage("write"):
                 writer.write(index, full)

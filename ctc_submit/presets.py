@@ -35,6 +35,15 @@ class Preset:
     max_daughter_area: float = 1.3
     min_daughter_overlap: float = 0.05
     flicker_length: int = 2
+    # The same for every dataset: normalisation, clustering, merge, lineage and upsampling thresholds.
+    normalization_sigma: float = 2.0  # Gaussian smoothing before scaling, in original pixels
+    background_cosine: float = 0.95  # a pixel or cluster this close (cosine) to the background embedding is background
+    merge_min_iou: float = 0.25  # labels of two pairs on their shared frame are one object from this IoU up
+    parent_min_iou: float = 0.1  # a new track's parent: the earlier object of highest IoU, from this IoU up
+    parent_dilation: int = 1  # pixels the new track's first mask is dilated by for the parent search
+    gap_min_iou: float = 0.25  # a cell missing for a frame or two is linked across the gap only where it was
+    flicker_neighbour_distance: int = 3  # network-grid pixels: a flicker this close to another object is a fragment of it
+    upsample_smoothing: float = 0.75  # Gaussian sigma of the label-aware upsampling, in network-grid pixels
 
 
 PRESETS: dict[str, Preset] = {
@@ -72,6 +81,14 @@ OVERRIDE_LIMITS: dict[str, tuple[type, float, float]] = {
     "max_daughter_area": (float, 1e-9, math.inf),
     "min_daughter_overlap": (float, 0.0, 1.0),
     "flicker_length": (int, 0, math.inf),
+    "normalization_sigma": (float, 0.0, math.inf),
+    "background_cosine": (float, -1.0, 1.0),
+    "merge_min_iou": (float, 0.0, 1.0),
+    "parent_min_iou": (float, 0.0, 1.0),
+    "parent_dilation": (int, 0, math.inf),
+    "gap_min_iou": (float, 0.0, 1.0),
+    "flicker_neighbour_distance": (int, 0, math.inf),
+    "upsample_smoothing": (float, 0.0, math.inf),
 }
 
 

@@ -52,7 +52,7 @@ BAD_MODELS: dict[str, tuple[Callable[[Path], None], str]] = {
     "card not a mapping": (edited(lambda saved: saved.update(card="DIC")), "card must be a mapping"),
     "window hop 0": (edited(lambda saved: saved["card"].update(recurrent_window={"hop": 0, "warmup": 1})), "hop must be a whole number >= 1"),
     "window bad keys": (edited(lambda saved: saved["card"].update(recurrent_window={"every": 3})), "recurrent_window must be"),
-    "card sigma 3": (edited(lambda saved: saved["card"].update(normalization={"sigma": 3.0})), "sigma = 3.0; this version smooths with sigma 2.0"),
+    "card sigma negative": (edited(lambda saved: saved["card"].update(normalization={"sigma": -1.0})), "sigma must be a number in [0.0, inf), got -1.0"),
     "card percentile 0": (edited(lambda saved: saved["card"].update(normalization={"low_percentile": 0})), "low_percentile must be a number in (0, 100]"),
     "card dataset a number": (edited(lambda saved: saved["card"].update(dataset=3)), "dataset must be a name"),
     "NaN weight": (edited(lambda saved: first_weight(saved).fill_(math.nan)), "not finite numbers"),

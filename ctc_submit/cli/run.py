@@ -161,13 +161,10 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
     # Only now the heavy imports (torch, hdbscan): a refused run answers at once.
     from ctc_submit.cells import cell_rows, cell_table_path, write_cell_table
     from ctc_submit.tracking.clustering import subsampling_step
-    from ctc_submit.tracking.lineage import GAP_MIN_IOU, MIN_PARENT_IOU, NEIGHBOUR_DISTANCE, PARENT_DILATION
-    from ctc_submit.tracking.merge import MIN_IOU
     from ctc_submit.model.compute import CpuReport, resolve_precision
     from ctc_submit.pipeline import core_plan
     from ctc_submit.report import build_report, report_path, write_report
     from ctc_submit.tracker import load
-    from ctc_submit.tracking.upsample import SMOOTHING
 
     if report_path(output_dir).is_dir():
         raise InputError(f"{report_path(output_dir)}: is a folder; the run report goes there")
@@ -193,12 +190,6 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
         "network_threads": plan.network_threads,
         "clustering_processes": plan.clustering_processes,
         "clustering_threads": plan.clustering_threads,
-        "merge_min_iou": MIN_IOU,
-        "parent_min_iou": MIN_PARENT_IOU,
-        "parent_dilation": PARENT_DILATION,
-        "gap_min_iou": GAP_MIN_IOU,
-        "flicker_neighbour_distance": NEIGHBOUR_DISTANCE,
-        "upsample_smoothing": SMOOTHING,
         "recurrent_window": dataclasses.asdict(window) if window else None,
     }
     table = cell_table_path(output_dir)

@@ -190,7 +190,9 @@ def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, ite
         torch.set_num_threads(threads)
     click.echo(f"loading {', '.join(names)} from {data_dir}", err=True)
     loaded = [
-        TrainingSequence.load(data_dir, name, preset.low_percentile, preset.high_percentile, max_frames) for name in names
+        TrainingSequence.load(
+            data_dir, name, preset.low_percentile, preset.high_percentile, max_frames, preset.normalization_sigma
+        ) for name in names
     ]
     validation = None
     training = loaded
@@ -221,7 +223,7 @@ def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, ite
         if block else [f"{name}: all" for name in names],
         "validation": f"sequence {names[0]}, {block.describe()}: whole pipeline, SEG (gold and silver truth), TRA, DET"
         if block else "none",
-        "normalization": {"sigma": 2.0, "low_percentile": preset.low_percentile,
+        "normalization": {"sigma": preset.normalization_sigma, "low_percentile": preset.low_percentile,
                           "high_percentile": preset.high_percentile, "size": list(NETWORK_SIZE)},
         "loss": {"neighbour_radius": preset.r_n, "max_instances": config.max_instances},
     }  # fmt: skip

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from ctc_submit.normalize import NETWORK_SIZE, SIGMA
-from ctc_submit.presets import Preset, check_overrides, tuned_preset
+from ctc_submit.normalize import NETWORK_SIZE
+from ctc_submit.presets import OVERRIDE_LIMITS, Preset, check_overrides, tuned_preset
 
 
 @dataclass(frozen=True)
@@ -48,20 +48,24 @@ def _window(value: object) -> RecurrentWindow | None:
 
 
 def _normalization(value: object) -> dict[str, float]:
-    """The percentiles of a card's normalisation block; a sigma or size this version does not apply is refused."""
+    """A card's normalisation block as preset fields (its ``sigma`` is ``normalization_sigma``); a size
+    this version does not apply is refused."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise ValueError(f"normalization must be a mapping, got {value!r}")
-    if "sigma" in value and value["sigma"] != SIGMA:
-        raise ValueError(f"normalization: sigma = {value['sigma']!r}; this version smooths with sigma {SIGMA}")
     if "size" in value and list(value["size"]) != list(NETWORK_SIZE):
         raise ValueError(f"normalization: size = {value['size']!r}; this version's network grid is {list(NETWORK_SIZE)}")
-    percentiles = {name: value[name] for name in ("low_percentile", "high_percentile") if name in value}
-    for name, number in percentiles.items():
+    fields = {name: value[name] for name in ("low_percentile", "high_percentile") if name in value}
+    for name, number in fields.items():
         if not _percentile(number) or not math.isfinite(number):
             raise ValueError(f"normalization: {name} must be a number in (0, 100], got {number!r}")
-    return percentiles
+    if "sigma" in value:
+        sigma, (_, low, high) = value["sigma"], OVERRIDE_LIMITS["normalization_sigma"]
+        if not isinstance(sigma, (int, float)) or isinstance(sigma, bool) or not low <= sigma < high:
+            raise ValueError(f"normalization: sigma must be a number in [{low}, {high}), got {sigma!r}")
+        fields["normalization_sigma"] = float(sigma)
+    return fields
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ class ModelCard:
         )
 
     def tuned(self, preset: Preset) -> Preset:
-        """``preset`` with the card's normalisation percentiles and its overrides (e.g. its own c).
+        """``preset`` with the card's normalisation (smoothing, percentiles) and its overrides (e.g. its own c).
 
         How far apart a network pushes neighbouring cells depends on the network, and it saw its
         frames normalised as in training: the card's values win over the paper's table.

@@ -17,9 +17,10 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from threadpoolctl import threadpool_limits
 
+from ctc_submit.presets import Preset
+
 Mode = Literal["fast", "exact"]
 
-BACKGROUND_COSINE = 0.95
 # Fast mode clusters every STEP-th pixel along each axis with m_pts / STEP**2; the subsampled
 # density must keep at least this many points per cluster for HDBSCAN to stay meaningful.
 MIN_SUBSAMPLED_PTS = 8
@@ -38,7 +39,9 @@ def background_embedding(embeddings: np.ndarray) -> np.ndarray:
     return (median / max(float(np.linalg.norm(median)), 1e-12)).astype(np.float32)
 
 
-def foreground(embeddings: np.ndarray, background: np.ndarray, threshold: float = BACKGROUND_COSINE) -> np.ndarray:
+def foreground(
+    embeddings: np.ndarray, background: np.ndarray, threshold: float = Preset.background_cosine
+) -> np.ndarray:
     """Pixels whose cosine with the background embedding is below ``threshold``: (k, H, W) bool."""
     return np.einsum("kehw,e->khw", embeddings, background) < threshold
 
@@ -66,15 +69,19 @@ def _hdbscan(points: np.ndarray, m_pts: int, jobs: int) -> np.ndarray:
 
 
 def drop_background_clusters(
-    ids: np.ndarray, points: np.ndarray, background: np.ndarray, embedding_size: int
+    ids: np.ndarray,
+    points: np.ndarray,
+    background: np.ndarray,
+    embedding_size: int,
+    threshold: float = Preset.background_cosine,
 ) -> np.ndarray:
-    """Noise-like clusters of background pixels that escaped the pixel test are set to 0."""
+    """Noise-like clusters of background pixels that escaped the pixel test (cosine ``threshold``) are set to 0."""
     count = int(ids.max(initial=0)) + 1
     sums = np.zeros((count, embedding_size))
     np.add.at(sums, ids, points[:, :embedding_size])
     norms = np.linalg.norm(sums, axis=1)
     cosine = sums @ background / np.maximum(norms, 1e-12)
-    keep = cosine < BACKGROUND_COSINE
+    keep = cosine < threshold
     keep[0] = False
     return np.where(keep[ids], ids, 0).astype(np.int32)
 
@@ -107,22 +114,26 @@ def cluster_pair(
     mode: Mode = "fast",
     jobs: int = 1,
     without_image: tuple[bool, ...] = (),
+    background_cosine: float = Preset.background_cosine,
 ) -> np.ndarray:
     """Instance labels (k, H, W) int32 of ``(k, E, H, W)`` embeddings of k consecutive frames (k = 2, or 1).
 
     ``exact`` clusters every foreground pixel; ``fast`` clusters a grid subsample with m_pts scaled
     to the subsample and gives every other foreground pixel the label of its nearest clustered
     point in the same feature space (noise stays noise). Frames flagged in ``without_image`` (blank)
-    have no foreground: there the network's output is only its memory of earlier frames.
+    have no foreground: there the network's output is only its memory of earlier frames. Pixels and
+    clusters within ``background_cosine`` of the background embedding are background.
     """
     embedding_size = embeddings.shape[1]
-    mask = foreground(embeddings, background)
+    mask = foreground(embeddings, background, background_cosine)
     mask[np.asarray(without_image, dtype=bool).nonzero()] = False
     step = subsampling_step(m_pts) if mode == "fast" else 1
     labels = np.zeros(mask.shape, dtype=np.int32)
     if step == 1:
         points = _points(embeddings, mask, c)
-        ids = drop_background_clusters(_hdbscan(points, m_pts, jobs), points, background, embedding_size)
+        ids = drop_background_clusters(
+            _hdbscan(points, m_pts, jobs), points, background, embedding_size, background_cosine
+        )
         labels[mask] = ids
     else:
         grid = np.zeros_like(mask)
@@ -130,7 +141,7 @@ def cluster_pair(
         sampled = mask & grid
         points = _points(embeddings, sampled, c)
         ids = _hdbscan(points, max(2, round(m_pts / step**2)), jobs)
-        ids = drop_background_clusters(ids, points, background, embedding_size)
+        ids = drop_background_clusters(ids, points, background, embedding_size, background_cosine)
         if len(points):
             _, nearest = cKDTree(points).query(_points(embeddings, mask, c), workers=jobs)
             labels[mask] = ids[nearest]

@@ -19,11 +19,6 @@ from ctc_submit.io import Track
 from ctc_submit.overlap import overlap
 from ctc_submit.presets import Preset
 
-MIN_PARENT_IOU = 0.1
-PARENT_DILATION = 1
-NEIGHBOUR_DISTANCE = 3  # pixels of the network grid: a flicker this close to another object is a fragment of it
-GAP_MIN_IOU = 0.25  # a cell missing for a frame or two is linked across the gap only where it was (the merge's IoU)
-
 
 def presence(stack: Iterable[np.ndarray]) -> list[set[int]]:
     """The non-zero labels present in each frame."""
@@ -167,13 +162,13 @@ class LineageRules:
     """
 
     parent_window: int = 3
-    daughter_area: tuple[float, float] = (0.2, 1.3)
-    min_daughter_overlap: float = 0.05
-    flicker_length: int = 2
-    dilation: int = PARENT_DILATION
-    min_iou: float = MIN_PARENT_IOU
-    gap_min_iou: float = GAP_MIN_IOU
-    neighbour_distance: int = NEIGHBOUR_DISTANCE
+    daughter_area: tuple[float, float] = (Preset.min_daughter_area, Preset.max_daughter_area)
+    min_daughter_overlap: float = Preset.min_daughter_overlap
+    flicker_length: int = Preset.flicker_length
+    dilation: int = Preset.parent_dilation
+    min_iou: float = Preset.parent_min_iou
+    gap_min_iou: float = Preset.gap_min_iou
+    neighbour_distance: int = Preset.flicker_neighbour_distance
 
 
 def rules_of(preset: Preset) -> LineageRules:
@@ -182,6 +177,10 @@ def rules_of(preset: Preset) -> LineageRules:
         daughter_area=(preset.min_daughter_area, preset.max_daughter_area),
         min_daughter_overlap=preset.min_daughter_overlap,
         flicker_length=preset.flicker_length,
+        dilation=preset.parent_dilation,
+        min_iou=preset.parent_min_iou,
+        gap_min_iou=preset.gap_min_iou,
+        neighbour_distance=preset.flicker_neighbour_distance,
     )
 
 

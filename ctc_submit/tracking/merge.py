@@ -12,11 +12,10 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ctc_submit.overlap import overlap
+from ctc_submit.presets import Preset
 
-MIN_IOU = 0.25
 
-
-def match_labels(reference: np.ndarray, labels: np.ndarray, min_iou: float = MIN_IOU) -> dict[int, int]:
+def match_labels(reference: np.ndarray, labels: np.ndarray, min_iou: float = Preset.merge_min_iou) -> dict[int, int]:
     """Greedy one-to-one matching, highest IoU first, stopping below ``min_iou``: {label: reference label}."""
     a, b, ious = overlap(reference, labels).labelled_ious()
     matches: dict[int, int] = {}
@@ -31,7 +30,7 @@ def match_labels(reference: np.ndarray, labels: np.ndarray, min_iou: float = MIN
     return matches
 
 
-def merge_pairs(pairs: Iterable[np.ndarray], min_iou: float = MIN_IOU) -> Iterator[np.ndarray]:
+def merge_pairs(pairs: Iterable[np.ndarray], min_iou: float = Preset.merge_min_iou) -> Iterator[np.ndarray]:
     """Running labels, one (H, W) frame at a time, from label stacks of consecutive frame pairs.
 
     The first stack's frames are all yielded (a one-frame stack covers a one-frame sequence); each
