@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ctc_submit.cli.errors import InputError, interruptible, user_errors
-from ctc_submit.cli.options import device_option
+from ctc_submit.cli.options import device_option, model_option, overwrite_option
 from ctc_submit.cli.validate import plural
 
 SUMMARY_NAME = "batch_summary.csv"
@@ -49,10 +49,7 @@ def check_choices(cluster: str, scheduler: str | None, workers: int | None, clus
 
 @click.command("batch", short_help="Run many sequences at once on dask.distributed.")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option(
-    "--model", "model_path", type=click.Path(path_type=Path),
-    help="Model for every sequence whose manifest row names none [default: models/<DATASET>.pt].",
-)  # fmt: skip
+@model_option("Model for every sequence whose manifest row names none [default: models/<DATASET>.pt].")
 @click.option(
     "--output-root", type=click.Path(path_type=Path),
     help="For a challenge-layout SOURCE: write OUTPUT_ROOT/DATASET/SEQ_RES instead of SEQ_RES beside SEQ.",
@@ -62,7 +59,7 @@ def check_choices(cluster: str, scheduler: str | None, workers: int | None, clus
     "--score/--no-score", "score_result", default=None,
     help="Score against SEQ_GT beside each sequence [default: where it exists].",
 )  # fmt: skip
-@click.option("--overwrite", is_flag=True, help="Run every sequence again, replacing finished results.")
+@overwrite_option("Run every sequence again, replacing finished results.")
 @click.option(
     "--workers", type=click.IntRange(min=1),
     help="Sequences at once: LocalCluster workers, or SLURM jobs [default: one per GPU, else one per 2 cores].",

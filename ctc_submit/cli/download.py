@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ctc_submit.cli.errors import user_errors
+from ctc_submit.cli.options import overwrite_option
 from ctc_submit.datasets import DATASETS, KIND_FOLDERS, URL_BASE, dataset_named
 from ctc_submit.download import DownloadError, dataset_url, download_dataset
 from ctc_submit.presets import PRESETS
@@ -63,7 +64,7 @@ def known_datasets() -> str:
               help="Training data (with GT) or the challenge's test data (no GT).")
 @click.option("--dest", type=click.Path(path_type=Path), default=Path("ctc-data"), show_default=True,
               help="Folder that receives DATASET/{01,02,01_GT,...}.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing DEST/DATASET folder.")
+@overwrite_option("Replace an existing DEST/DATASET folder.")
 @click.option("--url-base", default=URL_BASE, show_default=True, help="Server holding training-datasets/ and test-datasets/.")
 @click.option("--sha256", default=None, help="Expected sha256 of the zip [default: the dataset table's, where known].")
 @click.option("--size", "expected_size", type=int, default=None, help="Expected size of the zip in bytes.")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ctc_submit.cli.errors import InputError, interruptible, user_errors
-from ctc_submit.cli.options import device_option, precision_option
+from ctc_submit.cli.options import dataset_option, device_option, model_option, overwrite_option, precision_option
 from ctc_submit.io import CTCInputError, read_tracks
 
 if TYPE_CHECKING:
@@ -119,21 +119,15 @@ def summary(
 @click.command("run", short_help="Segment and track a sequence into a CTC result.")
 @click.argument("input_dir", metavar="INPUT", type=click.Path(path_type=Path))
 @click.argument("output_dir", type=click.Path(path_type=Path))
-@click.option(
-    "--dataset", required=True,
-    help="Dataset name or short name (picks the method's parameters and the registered model), e.g. DIC-C2DH-HeLa.",
-)  # fmt: skip
-@click.option(
-    "--model", "model_path", type=click.Path(path_type=Path),
-    help="Model file [default: the dataset's model from 'ctc-submit models'].",
-)  # fmt: skip
+@dataset_option("Dataset name or short name (picks the method's parameters and the registered model), e.g. DIC-C2DH-HeLa.")
+@model_option("Model file [default: the dataset's model from 'ctc-submit models'].")
 @device_option
 @precision_option
 @click.option(
     "--clustering", type=click.Choice(["fast", "exact"]), default="fast", show_default=True,
     help="fast: HDBSCAN on a pixel grid subsample; exact: on every foreground pixel (slow reference).",
 )
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT_DIR if it exists and is not empty.")
+@overwrite_option("Replace OUTPUT_DIR if it exists and is not empty.")
 @click.option(
     "--score/--no-score", "score_result", default=None,
     help="Score against SEQ_GT beside INPUT [default: when it exists]; --score requires it.",

@@ -12,7 +12,7 @@ import click
 import torch
 
 from ctc_submit.cli.errors import InputError, user_errors
-from ctc_submit.cli.options import device_option, precision_option
+from ctc_submit.cli.options import dataset_option, device_option, overwrite_option, precision_option
 from ctc_submit.model.checks import MAX_LEVELS
 from ctc_submit.model.compute import resolve_device, resolve_precision
 from ctc_submit.model.inference import RecurrentWindow
@@ -130,14 +130,13 @@ def check_numbers(learning_rate: float, background_weight: float, crop_size: int
 
 
 @click.command("train", short_help="Train a model on annotated CTC sequences.")
-@click.option("--dataset", required=True,
-              help="Dataset name or short name (sets r_N, normalisation and clustering values), e.g. DIC-C2DH-HeLa.")
+@dataset_option("Dataset name or short name (sets r_N, normalisation and clustering values), e.g. DIC-C2DH-HeLa.")
 @click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="CTC training folder of that dataset.")
 @click.option("--sequences", default="01", show_default=True, help="Comma-separated sequences to train on.")
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="Model file to write (.pt): the best validated checkpoint. Beside it: OUT.json (card), "
                    "OUT.ckpt (to resume), OUT_loss.csv and OUT_loss.png.")
-@click.option("--overwrite", is_flag=True, help="Start anew even if OUT or its checkpoint exists.")
+@overwrite_option("Start anew even if OUT or its checkpoint exists.")
 @click.option("--resume", is_flag=True, help="Continue exactly where OUT's checkpoint (.ckpt) stopped.")
 @click.option("--init-from", type=click.Path(path_type=Path), help="Start from this model's weights (fine-tuning, or a run moved to another machine).")
 @click.option("--iterations", default=40_000, show_default=True, type=POSITIVE, help="Total iterations of the run.")
