@@ -246,11 +246,6 @@ def mask_name(index: int, digits: int) -> str:
     return f"mask{index:0{digits}d}.tif"
 
 
-def mask_name_for(frame: Path) -> str:
-    """The mask name of an input frame, with the same digit count (``t0012.tif`` -> ``mask0012.tif``)."""
-    return mask_name(frame_index(frame), digits_of(frame))
-
-
 def write_mask(path: Path, labels: np.ndarray) -> None:
     """Write a 2D uint16 label image with zlib compression (the official tools reject zstd).
 

@@ -18,7 +18,6 @@ from ctc_submit.io import (
     format_tracks,
     list_frames,
     mask_name,
-    mask_name_for,
     parse_tracks,
     read_frame,
     read_labels,
@@ -177,7 +176,6 @@ def test_masks_that_do_not_fit_uint16_2d_are_refused(tmp_path, labels):
     "frame, mask", [("t000.tif", "mask000.tif"), ("t0012.tif", "mask0012.tif"), ("t000123.tif", "mask000123.tif")]
 )
 def test_mask_names_keep_the_digit_count_of_the_frames(frame, mask):
-    assert mask_name_for(Path(frame)) == mask
     assert mask_name(int(frame[1:-4]), len(frame) - 5) == mask
 
 

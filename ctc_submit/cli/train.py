@@ -124,7 +124,7 @@ def check_numbers(learning_rate: float, background_weight: float, crop_size: int
         raise InputError(f"--learning-rate {learning_rate}: must be a finite number > 0")
     if not (math.isfinite(background_weight) and background_weight >= 0):
         raise InputError(f"--background-weight {background_weight}: must be a finite number >= 0")
-    divisor = 2 ** (levels - 1)
+    divisor = NetworkConfig(levels=levels).divisor
     if crop_size % divisor or crop_size > NETWORK_SIZE[0]:
         raise InputError(f"--crop-size {crop_size}: must divide by {divisor} (2^(levels-1)) and be at most {NETWORK_SIZE[0]}")
 

@@ -29,6 +29,11 @@ class NetworkConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def divisor(self) -> int:
+        """Input height and width must be multiples of this (one halving per level below the top)."""
+        return 2 ** (self.levels - 1)
+
 
 class ConvGRU(nn.Module):
     """Convolutional GRU; the candidate uses ReLU (not tanh), and h' = u*h + (1-u)*y."""
@@ -88,11 +93,6 @@ class StackedHourglass(nn.Module):
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
                 nn.init.zeros_(module.bias)
-
-    @property
-    def divisor(self) -> int:
-        """Input height and width must be multiples of this (one halving per level below the top)."""
-        return 2 ** (self.config.levels - 1)
 
     def initial_state(self) -> NetworkState:
         return [[None] * self.config.levels, [None] * self.config.levels]

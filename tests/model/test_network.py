@@ -33,4 +33,4 @@ def test_gru_update_gate_blends_old_state_and_relu_candidate():
 
 
 def test_divisor_matches_levels():
-    assert StackedHourglass(NetworkConfig(levels=7)).divisor == 64
+    assert NetworkConfig(levels=7).divisor == 64
