@@ -22,9 +22,9 @@ from ctc_submit.model.inference import load_model
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import get_preset
-from ctc_submit.training.ranges import AugmentationRanges
 from ctc_submit.training.data import TrainingSequence, sample_clip
 from ctc_submit.training.objective import clips_objective
+from ctc_submit.training.ranges import AugmentationRanges
 from ctc_submit.training.trainer import TrainingConfig
 
 

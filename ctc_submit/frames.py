@@ -14,7 +14,16 @@ from typing import Iterator
 
 import numpy as np
 
-from ctc_submit.io import CTCInputError, digits_of, frame_index, frame_layout, list_frames, read_frame, read_pages, tiff_layout
+from ctc_submit.io import (
+    CTCInputError,
+    digits_of,
+    frame_index,
+    frame_layout,
+    list_frames,
+    read_frame,
+    read_pages,
+    tiff_layout,
+)
 from ctc_submit.submission import check_destination, check_room, sequence_folders
 
 ACCEPTED = (

@@ -14,9 +14,9 @@ import signal
 import threading
 from collections import defaultdict, deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing import resource_tracker
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing import resource_tracker
 from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence, TypeVar
@@ -25,9 +25,14 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from ctc_submit.tracking.clustering import Mode, background_embedding, start_worker, timed_cluster_pair
 from ctc_submit.frames import FrameSource, check_run
 from ctc_submit.io import CTCInputError, Track
+from ctc_submit.model.compute import Precision, resolve_device
+from ctc_submit.model.inference import embed_pairs
+from ctc_submit.normalize import NETWORK_SIZE, normalize_frames
+from ctc_submit.presets import Preset
+from ctc_submit.submission import SubmissionWriter
+from ctc_submit.tracking.clustering import Mode, background_embedding, start_worker, timed_cluster_pair
 from ctc_submit.tracking.lineage import (
     build_lineage,
     count_divisions,
@@ -37,11 +42,6 @@ from ctc_submit.tracking.lineage import (
     tracks_from_graph,
 )
 from ctc_submit.tracking.merge import merge_pairs
-from ctc_submit.model.compute import Precision, resolve_device
-from ctc_submit.model.inference import embed_pairs
-from ctc_submit.normalize import NETWORK_SIZE, normalize_frames
-from ctc_submit.presets import Preset
-from ctc_submit.submission import SubmissionWriter
 from ctc_submit.tracking.upsample import largest_pieces, upsample_labels
 
 if TYPE_CHECKING:

@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ctc_submit.download import remove_empty
 from ctc_submit.io import (
     FRAME_NAME,
     CTCInputError,
@@ -27,7 +28,6 @@ from ctc_submit.io import (
     read_tracks,
     write_atomically,
 )
-from ctc_submit.download import remove_empty
 from ctc_submit.submission import check_apart
 
 MASK_NAME = re.compile(r"^(?:mask|man_track)(\d+)\.tiff?$")

@@ -17,9 +17,9 @@ from importlib import metadata
 from pathlib import Path
 
 from ctc_submit.io import write_atomically
-from ctc_submit.tracking.lineage import lineage_counts
 from ctc_submit.pipeline import STAGES, PipelineResult
 from ctc_submit.presets import Preset
+from ctc_submit.tracking.lineage import lineage_counts
 
 PACKAGES = ("ctc_submit", "numpy", "scipy", "torch", "hdbscan", "scikit-learn", "networkx", "tifffile", "click")
 

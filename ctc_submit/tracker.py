@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ctc_submit.tracking.clustering import Mode
 from ctc_submit.datasets import DATASETS, SHORT_NAMES
 from ctc_submit.frames import FrameSource
 from ctc_submit.io import CTCInputError
@@ -32,6 +31,7 @@ from ctc_submit.model.network import StackedHourglass
 from ctc_submit.pipeline import PipelineResult, Progress, core_plan, run_pipeline
 from ctc_submit.presets import Preset, get_preset
 from ctc_submit.registry import registered_model
+from ctc_submit.tracking.clustering import Mode
 
 
 @dataclass(frozen=True)

@@ -342,12 +342,12 @@ def test_any_single_rule_break_is_caught(lineage, data):
         missing_frame = data.draw(st.integers(0, frame_count - 1))
         expected = f"({mask_name(missing_frame, 3)}): mask not found"
     elif kind == "extend":
-        label = data.draw(st.sampled_from(sorted(l for l, (_, e, _) in tracks.items() if e < frame_count - 1)))
+        label = data.draw(st.sampled_from(sorted(label for label, (_, e, _) in tracks.items() if e < frame_count - 1)))
         begin, end, parent = tracks[label]
         table[table.index(Track(label, begin, end, parent))] = Track(label, begin, end + 1, parent)
         expected = f"frame {end + 1}, label {label}: missing from the mask"
     else:
-        child = data.draw(st.sampled_from(sorted(l for l, (_, _, p) in tracks.items() if p)))
+        child = data.draw(st.sampled_from(sorted(label for label, (_, _, p) in tracks.items() if p)))
         begin, end, parent = tracks[child]
         old = Track(parent, *tracks[parent])
         table[table.index(old)] = Track(parent, old.begin, begin, old.parent)

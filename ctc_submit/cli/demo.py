@@ -10,7 +10,16 @@ import click
 from ctc_submit.cli.download import ProgressBar
 from ctc_submit.cli.errors import user_errors
 from ctc_submit.demo import (
-    DATASET, SCRIPT, SEQUENCE, DemoError, check_viz_installed, find_dataset, make_layout, pictures, run_script, score,
+    DATASET,
+    SCRIPT,
+    SEQUENCE,
+    DemoError,
+    check_viz_installed,
+    find_dataset,
+    make_layout,
+    pictures,
+    run_script,
+    score,
 )
 from ctc_submit.download import URL_BASE, DownloadError, dataset_url, download_dataset
 

@@ -11,7 +11,14 @@ import click
 
 from ctc_submit.cli.errors import InputError, user_errors
 from ctc_submit.download import remove_empty
-from ctc_submit.evaluation.measures import BIOLOGICAL_DEFAULT, MEASURES, available_measures, evaluate, evaluate_official, locate
+from ctc_submit.evaluation.measures import (
+    BIOLOGICAL_DEFAULT,
+    MEASURES,
+    available_measures,
+    evaluate,
+    evaluate_official,
+    locate,
+)
 from ctc_submit.io import write_atomically
 
 

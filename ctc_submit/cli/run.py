@@ -89,8 +89,8 @@ def summary(
     reference: dict[str, int] | None = None,
 ) -> list[str]:
     """A few lines for people: what was written, where the time went, the lineage next to the GT's, the scores."""
-    from ctc_submit.tracking.lineage import lineage_counts
     from ctc_submit.pipeline import STAGES
+    from ctc_submit.tracking.lineage import lineage_counts
 
     counts = f"{result.objects} objects, {len(result.tracks)} tracks, {result.divisions} divisions"
     lineage = lineage_counts(result.tracks)
@@ -154,11 +154,11 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
     frames = check_run(input_dir, output_dir, overwrite)
     # Only now the heavy imports (torch, hdbscan): a refused run answers at once.
     from ctc_submit.cells import cell_rows, cell_table_path, write_cell_table
-    from ctc_submit.tracking.clustering import subsampling_step
     from ctc_submit.model.compute import CpuReport, resolve_precision
     from ctc_submit.pipeline import core_plan
     from ctc_submit.report import build_report, report_path, write_report
     from ctc_submit.tracker import load
+    from ctc_submit.tracking.clustering import subsampling_step
 
     if report_path(output_dir).is_dir():
         raise InputError(f"{report_path(output_dir)}: is a folder; the run report goes there")

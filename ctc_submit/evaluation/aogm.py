@@ -24,8 +24,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ctc_submit.overlap import Overlap
 from ctc_submit.io import CTCInputError, Track
+from ctc_submit.overlap import Overlap
 
 WEIGHT_NS, WEIGHT_FN, WEIGHT_FP = 5.0, 10.0, 1.0
 WEIGHT_ED, WEIGHT_EA, WEIGHT_EC = 1.0, 1.5, 1.0

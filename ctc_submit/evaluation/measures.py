@@ -7,21 +7,20 @@ are kept, so memory does not grow with the length of the sequence.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
-
-import re
 
 import numpy as np
 
 from ctc_submit.evaluation import biological
 from ctc_submit.evaluation.aogm import FrameMatch, GraphErrors, compare_graphs, det_log, frame_match, tra_log
 from ctc_submit.evaluation.matching import check_same_shape, read_reference, read_result_mask
-from ctc_submit.overlap import overlap
 from ctc_submit.evaluation.official import official_measures
 from ctc_submit.evaluation.seg import SegFrame, SegReference, list_seg_references, seg_frame, seg_log, seg_measure
 from ctc_submit.io import MAN_TRACK_NAME, CTCInputError, digits_of, list_indexed_files, mask_name, read_tracks
+from ctc_submit.overlap import overlap
 
 # SEG, TRA and DET are the official measures; DET0 is DET with penalize_extra_detections=0,
 # LNK the linking part of TRA, OP_CSB/OP_CTB the challenge's overall rankings. The biological

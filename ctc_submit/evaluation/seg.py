@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ctc_submit.overlap import Overlap
 from ctc_submit.io import CTCInputError
+from ctc_submit.overlap import Overlap
 
 SEG_FRAME = re.compile(r"^man_seg(\d+)\.tif$")
 SEG_SLICE = re.compile(r"^man_seg_(\d+)_(\d+)\.tif$")

@@ -18,8 +18,8 @@ from ctc_submit.io import CTCInputError, list_frames, read_frame, read_labels
 from ctc_submit.normalize import smooth_and_scale
 from ctc_submit.presets import Preset
 from ctc_submit.training.augment import OutputGrid, augment_clip
-from ctc_submit.training.ranges import AugmentationRanges
 from ctc_submit.training.loss import IGNORE
+from ctc_submit.training.ranges import AugmentationRanges
 
 UNTRACKED_ID_BASE = 1_000_000
 

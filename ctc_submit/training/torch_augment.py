@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ctc_submit.training.ranges import AugmentationRanges
 from ctc_submit.training.loss import IGNORE
+from ctc_submit.training.ranges import AugmentationRanges
 
 
 def sampling_grid(

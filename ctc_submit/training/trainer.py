@@ -27,9 +27,9 @@ from ctc_submit.model.inference import load_model, save_weights
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import Preset
-from ctc_submit.training.ranges import AugmentationRanges
 from ctc_submit.training.data import TrainingSequence, sample_clip
 from ctc_submit.training.objective import clips_objective
+from ctc_submit.training.ranges import AugmentationRanges
 from ctc_submit.training.validation import SCORES, PipelineValidation
 
 CSV_COLUMNS = ["iteration", "train_loss", "seconds", "c", *SCORES, "score"]

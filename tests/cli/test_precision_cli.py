@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from ctc_layout import copy_first_frames, save_tiny_model
 
 from ctc_submit.cli import main
-from ctc_submit.overlap import overlap
 from ctc_submit.evaluation.seg import jaccard_per_object
 from ctc_submit.io import read_labels
+from ctc_submit.overlap import overlap
 
 DATASET = "DIC-C2DH-HeLa"
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / f"{DATASET}.pt"

@@ -12,7 +12,6 @@ from ctc_layout import copy_first_frames, save_tiny_model
 
 from ctc_submit import download
 from ctc_submit.cli import main
-from ctc_submit.cli import run as run_module
 from ctc_submit.io import read_tracks
 from ctc_submit.tracking.lineage import lineage_counts
 from ctc_submit.validate import validate_result

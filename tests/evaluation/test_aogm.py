@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ctc_submit.evaluation.aogm import compare_graphs, det_log, frame_match, tra_log
-from ctc_submit.overlap import overlap
 from ctc_submit.io import Track
+from ctc_submit.overlap import overlap
 
 
 def rows(*frames: list[int]) -> list[np.ndarray]:

@@ -9,6 +9,7 @@ import tifffile
 from ctc_submit.evaluation.matching import read_reference, read_result_mask
 from ctc_submit.io import CTCInputError
 
+
 def write(path, data, **kwargs):
     tifffile.imwrite(path, data, **kwargs)
     return path

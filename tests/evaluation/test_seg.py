@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctc_submit.overlap import overlap
 from ctc_submit.evaluation.seg import (
     SegFrame,
     SegReference,
@@ -16,6 +15,7 @@ from ctc_submit.evaluation.seg import (
     seg_measure,
 )
 from ctc_submit.io import CTCInputError
+from ctc_submit.overlap import overlap
 
 
 def test_jaccard_of_matched_objects_and_zero_otherwise():

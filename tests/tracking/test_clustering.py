@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from synthetic import EMBEDDING_SIZE, label_vector, synthetic_sequence
 
+from ctc_submit.overlap import overlap
+from ctc_submit.presets import get_preset
 from ctc_submit.tracking.clustering import (
     background_embedding,
     cluster_pair,
@@ -14,8 +16,6 @@ from ctc_submit.tracking.clustering import (
     split_components,
     subsampling_step,
 )
-from ctc_submit.overlap import overlap
-from ctc_submit.presets import get_preset
 
 PRESET = get_preset("DIC-C2DH-HeLa")
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ctc_submit.io import Track
+from ctc_submit.submission import SubmissionWriter
 from ctc_submit.tracking.lineage import (
     LineageRules,
     apply_relabel,
@@ -21,7 +22,6 @@ from ctc_submit.tracking.lineage import (
     reconcile,
     tracks_from_graph,
 )
-from ctc_submit.submission import SubmissionWriter
 from ctc_submit.validate import validate_result
 
 SHAPE = (12, 12)

@@ -15,10 +15,10 @@ from scipy import ndimage
 
 from ctc_submit.evaluation import evaluate
 from ctc_submit.io import read_labels
-from ctc_submit.tracking.lineage import build_lineage, count_divisions, rules_of
-from ctc_submit.tracking.merge import match_labels, merge_pairs
 from ctc_submit.presets import get_preset
 from ctc_submit.submission import SubmissionWriter
+from ctc_submit.tracking.lineage import build_lineage, count_divisions, rules_of
+from ctc_submit.tracking.merge import match_labels, merge_pairs
 
 
 def scrambled(frames: list[np.ndarray], seed: int = 0) -> list[np.ndarray]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctc_submit.tracking.merge import match_labels, merge_pairs
 from ctc_submit.overlap import overlap
+from ctc_submit.tracking.merge import match_labels, merge_pairs
 
 
 def boxes(shape: tuple[int, int], *objects: tuple[int, int, int, int, int]) -> np.ndarray:

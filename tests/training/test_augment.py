@@ -2,8 +2,8 @@ import numpy as np
 
 from ctc_submit.io import read_labels
 from ctc_submit.training.augment import OutputGrid, augment_clip
-from ctc_submit.training.ranges import NO_AUGMENTATION, AugmentationRanges
 from ctc_submit.training.loss import IGNORE
+from ctc_submit.training.ranges import NO_AUGMENTATION, AugmentationRanges
 
 
 def test_identity_grid_is_a_plain_downsampling():
