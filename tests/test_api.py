@@ -39,6 +39,7 @@ def test_a_model_loaded_by_name_runs_with_its_cards_values(shipped):
     assert shipped.preset.name == DATASET
 
 
+@pytest.mark.slow
 def test_the_python_api_and_the_command_write_byte_identical_results(shipped, sequence, tmp_path):
     shipped.track(sequence, tmp_path / "api_RES")
     result = CliRunner().invoke(main, ["run", str(sequence), str(tmp_path / "cli_RES"), "--dataset", DATASET, "--device", "cpu"])
@@ -48,6 +49,7 @@ def test_the_python_api_and_the_command_write_byte_identical_results(shipped, se
     assert api == cli and api["res_track.txt"]
 
 
+@pytest.mark.slow
 def test_a_tiff_stack_and_an_array_give_the_result_of_the_folder(shipped, sequence, tmp_path):
     stack = np.stack([tifffile.imread(sequence / f"t{index:03d}.tif") for index in range(FRAMES)])
     tifffile.imwrite(tmp_path / "01.tif", stack, photometric="minisblack")

@@ -175,6 +175,7 @@ def ended(process, timeout: float = 10.0) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_a_sequence_whose_worker_is_lost_is_run_again_and_not_reported_failed(ctc_data, tmp_path):
     """The worker is killed while its run works; the run dies with it, dask gives the task to the
     restarted worker, and the sequence ends done, its result valid and nothing left behind."""

@@ -94,6 +94,7 @@ def test_a_missing_ctc_submit_is_a_clear_error(tmp_path):
     assert completed.stderr.strip().startswith("Error: ctc-submit not found")
 
 
+@pytest.mark.slow
 def test_dic_hela_01_produces_a_valid_scored_result_in_the_challenge_layout(ctc_data, tmp_path):
     copy_first_frames(ctc_data / "DIC-C2DH-HeLa", tmp_path / "DIC-C2DH-HeLa", "01", 3)
     model = save_tiny_model(tmp_path / "tiny.pt", "DIC-C2DH-HeLa")
@@ -124,6 +125,7 @@ def test_a_dataset_without_a_shipped_model_fails_with_a_clear_message(tmp_path, 
 SHIPPED_FRAMES = 10
 
 
+@pytest.mark.slow
 def test_the_shipped_model_tracks_the_first_frames_of_dic_hela_01(ctc_data, tmp_path):
     """The real job on real frames: the script with the shipped model, scored on frames 0-9 (GT SEG of 2 and 5).
 

@@ -72,6 +72,7 @@ def test_accepted_but_suspicious_results_get_a_warning(eval_fixtures, case, warn
     assert any(line.startswith(warning) for line in report.warnings), report.warnings
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["PhC-C2DL-PSC-01", "iPSC-01"])
 def test_real_results_scored_by_the_official_tools_are_valid(eval_fixtures, case):
     """300 and 102 frames with 6-digit names: no false alarm on real submissions; their lineages,

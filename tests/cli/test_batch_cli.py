@@ -41,6 +41,7 @@ def layout(ctc_data, tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_a_batch_on_two_workers_reports_the_failure_and_a_rerun_finishes_only_what_is_missing(layout):
     data = layout / "data" / DATASET
     options = ["--model", layout / "tiny.pt", "--device", "cpu", "--workers", 2]

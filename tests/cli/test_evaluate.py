@@ -19,6 +19,7 @@ def official_line(log) -> str:
     return log.read_text().replace("\r", "").splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_real_result_prints_the_three_official_lines(eval_fixtures):
     folder = eval_fixtures / "PhC-C2DL-PSC-01"
     result = run(folder, "01")

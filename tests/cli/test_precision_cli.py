@@ -26,6 +26,7 @@ def run(sequence: Path, output: Path, *options) -> dict:
     return json.loads(output.with_name(f"{output.name}.run_report.json").read_text())
 
 
+@pytest.mark.slow
 def test_the_report_records_the_asked_and_the_chosen_precision_and_the_cpu(ctc_data, tmp_path):
     sequence = copy_first_frames(ctc_data / DATASET, tmp_path / DATASET, "01", 2, with_gt=False)
     model = save_tiny_model(tmp_path / "tiny.pt", DATASET)
@@ -36,6 +37,7 @@ def test_the_report_records_the_asked_and_the_chosen_precision_and_the_cpu(ctc_d
     assert parameters["precision"] == "fp32"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped DIC-C2DH-HeLa model")
 def test_bf16_and_fp32_masks_of_the_shipped_model_agree_closely(ctc_data, tmp_path):
     """bf16 rounds the embeddings to ~1e-2; the objects must stay the same ones. Measured on these

@@ -95,6 +95,7 @@ def test_golden_cases_agree_with_py_ctcmetrics(eval_fixtures, case):
     assert_same(ours, py_ctcmetrics(folder / "01_RES", folder / "01_GT"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["iPSC-01"])  # PhC-C2DL-PSC-01 agrees too, but py-ctcmetrics takes minutes on it
 def test_real_results_agree_with_py_ctcmetrics(eval_fixtures, name):
     folder = eval_fixtures / name

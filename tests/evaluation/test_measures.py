@@ -107,6 +107,7 @@ def real_result(request, eval_fixtures, tmp_path_factory):
     return folder, values, logs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("measure", ["SEG", "TRA", "DET"])
 def test_real_result_matches_official_value(real_result, measure):
     folder, values, _ = real_result

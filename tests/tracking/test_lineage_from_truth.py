@@ -59,6 +59,7 @@ def read_all(folder: Path, prefix: str, count: int) -> list[np.ndarray]:
     return [read_labels(folder / f"{prefix}{t:03d}.tif") for t in range(count)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "dataset, masks, frames",
     [
@@ -77,6 +78,7 @@ def test_the_ground_truth_lineage_is_rebuilt_from_its_scrambled_masks(ctc_data, 
     assert scores["DIV_F1(0)"] >= 0.9, scores
 
 
+@pytest.mark.slow
 def test_no_division_is_created_where_the_reference_has_none(ctc_data, tmp_path):
     """MSC's SEG covers 18 of 48 frames; its TRA markers, dilated to cell size, cover all."""
     folder = ctc_data / "Fluo-C2DL-MSC" / "01_GT" / "TRA"

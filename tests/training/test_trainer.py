@@ -104,6 +104,7 @@ def command(data, out, *extra):
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_train_command_validates_by_the_pipeline_score_keeps_the_best_and_resumes(ctc_data, tmp_path):
     out = tmp_path / "models" / "tiny.pt"
     data = ctc_data / "DIC-C2DH-HeLa"
@@ -156,6 +157,7 @@ def test_train_command_rejects_an_unknown_dataset(tmp_path):
     assert result.exit_code == 2 and "known:" in result.output
 
 
+@pytest.mark.slow
 def test_a_signal_stops_training_after_the_iteration_with_a_checkpoint_that_resumes(ctc_data, tmp_path):
     import os
     import signal
