@@ -126,7 +126,7 @@ def plot_history(history: History, path: Path) -> None:
         for index, name in enumerate(("SEG", "SEG_ST", "TRA")):
             scores.plot([row["iteration"] for row in validated], [row[name] for row in validated], "o-", color=f"C{index + 1}", label=f"held-out {name}")
         scores.set_ylabel("pipeline score on the held-out block")
-        scores.legend(loc="upper right")
+        scores.legend(loc="center right")
     axes.legend(loc="upper left")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
