@@ -143,7 +143,7 @@ def run_script(layout: Layout, environ: Mapping[str, str]) -> None:
         raise DemoError(f"{layout.software / SCRIPT} wrote no {layout.result}")
 
 
-def score(layout: Layout) -> dict[str, float]:
+def score(layout: Layout) -> dict[str, float | None]:
     """The official measures of the result, with their logs in ``WORK/evaluation``."""
     from ctc_submit.evaluation import evaluate
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, cast
 
 import numpy as np
 
@@ -62,7 +62,7 @@ class FrameFolder(FrameSource):
         self.paths = list_frames(folder)
         if frame_index(self.paths[0]) != 0:
             raise CTCInputError(f"{folder}: frames must be numbered from 0 (first is {self.paths[0].name})")
-        self.shape = frame_layout(self.paths[0]).shape
+        self.shape = cast(tuple[int, int], frame_layout(self.paths[0]).shape)  # frame_layout() checks it is 2D
         for path in self.paths:
             layout = frame_layout(path)
             _check_size(path, layout.shape, self.shape)
@@ -89,7 +89,7 @@ class TiffStack(FrameSource):
         if layout.samples != 1 or layout.dtype.kind not in "uif":
             raise CTCInputError(f"{path}: {layout.samples} channel(s) of {layout.dtype}; expected {ACCEPTED}")
         self.path = path
-        self.shape = layout.shape[-2:]
+        self.shape = cast(tuple[int, int], layout.shape[-2:])
         self.count = 1 if layout.ndim == 2 else layout.shape[0]
         self.digits = _mask_digits(self.count)
         self.protected = (path, *(path.with_name(path.stem + suffix) for suffix in ("_GT", "_ST")))
@@ -136,7 +136,7 @@ def _check_finite(image: np.ndarray, where: str) -> None:
         raise CTCInputError(f"{where}: {bad} pixels are NaN or infinite; frames must hold finite values")
 
 
-def protected_by(source: Path | np.ndarray) -> list[Path]:
+def protected_by(source: Path | str | np.ndarray) -> list[Path]:
     """What no output of ``source`` may touch, known before its frames are checked."""
     if isinstance(source, np.ndarray):
         return []

@@ -265,7 +265,7 @@ def write_mask(path: Path, labels: np.ndarray) -> None:
     os.replace(partial, path)
 
 
-def write_atomically(path: Path, save: Callable[[Path], None]) -> None:
+def write_atomically(path: Path, save: Callable[[Path], object]) -> None:
     """Write through a hidden temporary file renamed into place: never a half-written file, not even
     the temporary one, whatever fails."""
     path = Path(path)

@@ -178,9 +178,9 @@ def lineage_layout(tracks: Sequence[Track]) -> LineageLayout:
         while stack:
             label, expanded = stack.pop()
             if expanded:
-                kids = [rows[kid] for kid in placed_children[label]]
-                if kids:
-                    rows[label] = (min(kids) + max(kids)) / 2
+                kid_rows = [rows[kid] for kid in placed_children[label]]
+                if kid_rows:
+                    rows[label] = (min(kid_rows) + max(kid_rows)) / 2
                 else:
                     rows[label] = float(next_leaf)
                     next_leaf += 1
@@ -240,6 +240,7 @@ def load(pair: FramePair) -> tuple[np.ndarray | None, np.ndarray]:
     if labels.ndim != 2:
         raise CTCInputError(f"{pair.mask}: expected a 2D mask, got shape {labels.shape}")
     if image is not None and image.shape != labels.shape:
+        assert pair.image is not None  # image was read from it
         raise CTCInputError(f"{pair.mask}: shape {labels.shape} differs from {pair.image.name} {image.shape}")
     return image, labels
 

@@ -10,6 +10,7 @@ so a long sequence never has to fit in memory.
 from __future__ import annotations
 
 import bisect
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,13 @@ def name_list(names: list[str], limit: int = 3) -> str:
     return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
+def _match(pattern: re.Pattern[str], name: str) -> re.Match[str]:
+    """The match of a name that :func:`list_indexed_files` already matched."""
+    match = pattern.match(name)
+    assert match is not None
+    return match
+
+
 def gt_sequence(gt_dir: Path, num_digits: int | None) -> SequenceFrames:
     """Frames and digit count from the GT tracking markers (``SEQ_GT`` or ``SEQ_GT/TRA``)."""
     gt_dir = Path(gt_dir)
@@ -106,7 +114,7 @@ def gt_sequence(gt_dir: Path, num_digits: int | None) -> SequenceFrames:
     files = list_indexed_files(tra_dir, MAN_TRACK_NAME)
     if not files:
         raise CTCInputError(f"{tra_dir}: no GT markers named man_trackNNN.tif")
-    widths = {len(MAN_TRACK_NAME.match(path.name).group(1)) for _, path in files}
+    widths = {len(_match(MAN_TRACK_NAME, path.name).group(1)) for _, path in files}
     if len(widths) > 1:
         raise CTCInputError(f"{tra_dir}: GT names mix {' and '.join(map(str, sorted(widths)))} digits")
     (width,) = widths
@@ -351,7 +359,7 @@ def validate_result(res_dir: Path, gt_dir: Path | None = None, num_digits: int |
     report = ValidationReport()
     masks = mask_files(res_dir)
     if gt_dir is not None:
-        sequence = gt_sequence(gt_dir, num_digits)
+        sequence: SequenceFrames | None = gt_sequence(gt_dir, num_digits)
     else:
         sequence = result_sequence(masks, num_digits, report)
     tracks = read_track_file(res_dir, report)

@@ -102,6 +102,7 @@ def error_line(stderr: str, returncode: int) -> str:
 def die_with_worker() -> None:
     """Run in the child before it becomes ``ctc-submit run`` (Linux): SIGTERM when the worker dies,
     even killed, so that no orphan goes on writing a sequence that dask has given to another worker."""
+    assert LIBC is not None  # the preexec_fn only where LIBC is loaded
     LIBC.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 

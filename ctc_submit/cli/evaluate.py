@@ -86,6 +86,7 @@ def command(
             for name, value in values.items():
                 click.echo(f"{name} measure: {'n/a' if value is None else f'{value:.6f}'}")
         if staged is not None:
+            assert log_dir is not None  # staged is only set with a log_dir
             publish_logs(staged, log_dir)
 
 

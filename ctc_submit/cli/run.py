@@ -15,6 +15,8 @@ from ctc_submit.cli.options import dataset_option, device_option, model_option, 
 from ctc_submit.io import CTCInputError, read_tracks
 
 if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
     from ctc_submit.pipeline import PipelineResult
 
 PHASES = {"track": "Segmenting and tracking", "write": "Writing masks"}
@@ -25,7 +27,7 @@ class PhaseBars:
 
     def __init__(self) -> None:
         self.phase: str | None = None
-        self.bar = None
+        self.bar: ProgressBar[int] | None = None
         self.done = 0
 
     def __enter__(self) -> PhaseBars:
@@ -44,6 +46,7 @@ class PhaseBars:
             self.close()
             self.bar = click.progressbar(length=total, label=PHASES[phase], file=sys.stderr).__enter__()
             self.phase, self.done = phase, 0
+        assert self.bar is not None  # opened for this phase
         self.bar.update(done - self.done)
         self.done = done
 

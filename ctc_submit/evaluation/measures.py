@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, cast
 
 import numpy as np
 
@@ -126,8 +126,8 @@ def _scan(inputs: Inputs, need_seg: bool, need_graph: bool) -> tuple[list[SegFra
     """Read each needed result mask once and compare it with every reference of its frame."""
     segmentations: dict[int, list[SegReference]] = {}
     if need_seg:
-        for reference in inputs.segmentations:
-            segmentations.setdefault(reference.t, []).append(reference)
+        for segmentation in inputs.segmentations:
+            segmentations.setdefault(segmentation.t, []).append(segmentation)
     markers = inputs.markers if need_graph else {}
     seg_frames: list[SegFrame] = []
     matches: list[FrameMatch] = []
@@ -171,7 +171,7 @@ def evaluate(
     need_graph = bool(_NEEDS_GRAPH.intersection(bases)) or need_links
     seg_frames, matches = _scan(inputs, need_seg, need_graph)
 
-    values: dict[str, float] = {}
+    values: dict[str, float | None] = {}
     if need_seg:
         values["SEG"] = seg_measure(seg_frames)
     errors: GraphErrors | None = None
@@ -186,6 +186,7 @@ def evaluate(
             values["TRA"] = errors.tra()
             if bases & {"LNK", "OP_CLB"}:
                 values["LNK"] = errors.lnk()
+            assert tracks is not None  # read above whenever need_links
             values.update(_biological(requested, matches, *tracks))
     values = _derived(requested, values)
     if log_dir is not None:
@@ -217,14 +218,15 @@ def _biological(
 
 def _derived(requested: list[str], values: dict[str, float | None]) -> dict[str, float | None]:
     """The overall rankings from SEG, DET and TRA, in the requested order."""
+    # SEG, DET, TRA and LNK are always numbers; only biological measures can be None.
     if "OP_CSB" in requested:
-        values["OP_CSB"] = (values["SEG"] + values["DET"]) / 2
+        values["OP_CSB"] = (cast(float, values["SEG"]) + cast(float, values["DET"])) / 2
     if "OP_CTB" in requested:
-        values["OP_CTB"] = (values["SEG"] + values["TRA"]) / 2
+        values["OP_CTB"] = (cast(float, values["SEG"]) + cast(float, values["TRA"])) / 2
     for name in requested:
         if name.startswith("OP_CLB("):
             bio = values[name.replace("OP_CLB", "BIO")]
-            values[name] = None if bio is None else (values["LNK"] + bio) / 2
+            values[name] = None if bio is None else (cast(float, values["LNK"]) + bio) / 2
     return {name: values[name] for name in requested}
 
 
@@ -234,7 +236,7 @@ def evaluate_official(
     res_dir: Path | None = None,
     measures: Iterable[str] | None = None,
     log_dir: Path | None = None,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Like :func:`evaluate`, but SEG/TRA/DET come from the official executables."""
     inputs = locate(dataset_dir, seq, res_dir)
     requested = _check_requested(inputs, available_measures(inputs) if measures is None else measures)
@@ -243,27 +245,27 @@ def evaluate_official(
         raise CTCInputError(f"{', '.join(local_only)}: not computed by the official tools (run without --official)")
     needed = set().union(*(_OFFICIAL_INPUTS[name] for name in requested))
     official = [name for name in ("SEG", "TRA", "DET") if name in needed]
-    values = official_measures(inputs.gt_dir, inputs.res_dir, seq, inputs.digits, official, log_dir)
+    values: dict[str, float | None] = dict(official_measures(inputs.gt_dir, inputs.res_dir, seq, inputs.digits, official, log_dir))
     return _derived(requested, values)
 
 
 def _write_logs(
     log_dir: Path,
     requested: list[str],
-    values: dict[str, float],
+    values: dict[str, float | None],
     seg_frames: list[SegFrame],
     errors: GraphErrors | None,
     penalize_extra_detections: bool,
 ) -> None:
     logs = {}
     if "SEG" in requested:
-        logs["SEG_log.txt"] = seg_log(seg_frames, values["SEG"])
+        logs["SEG_log.txt"] = seg_log(seg_frames, cast(float, values["SEG"]))
     if errors is not None and "TRA" in requested:
-        logs["TRA_log.txt"] = tra_log(errors, values["TRA"])
+        logs["TRA_log.txt"] = tra_log(errors, cast(float, values["TRA"]))
     if errors is not None and "DET" in requested:
-        logs["DET_log.txt"] = det_log(errors, values["DET"], penalize_extra_detections)
+        logs["DET_log.txt"] = det_log(errors, cast(float, values["DET"]), penalize_extra_detections)
     elif errors is not None and "DET0" in requested:
-        logs["DET_log.txt"] = det_log(errors, values["DET0"], penalize_extra_detections=False)
+        logs["DET_log.txt"] = det_log(errors, cast(float, values["DET0"]), penalize_extra_detections=False)
     log_dir.mkdir(parents=True, exist_ok=True)
     for name, text in logs.items():
         (log_dir / name).write_text(text)

@@ -74,8 +74,8 @@ class ModelCard:
 
     dataset: str | None = None
     recurrent_window: RecurrentWindow | None = None
-    normalization: Mapping[str, float] = field(default_factory=dict)
-    preset_overrides: Mapping[str, Any] = field(default_factory=dict)
+    normalization: Mapping[str, Any] = field(default_factory=dict)  # preset fields (floats), passed to replace()
+    preset_overrides: dict[str, Any] = field(default_factory=dict)  # check_overrides() wants a dict
     content: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

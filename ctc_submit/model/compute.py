@@ -117,7 +117,7 @@ def measured_native_bf16(
     return bool(known[key])
 
 
-def resolve_precision(precision: Precision, device: torch.device, report: CpuReport | None = None) -> str:
+def resolve_precision(precision: Precision, device: torch.device, report: CpuReport | None = None) -> Precision:
     """``auto``: bf16 on CUDA and on CPUs that execute bf16 natively, fp32 elsewhere (MPS included)."""
     if precision not in PRECISIONS:
         raise CTCInputError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")

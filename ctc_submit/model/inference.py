@@ -45,7 +45,7 @@ def load_model(path: str | Path, device: str = "auto") -> tuple[StackedHourglass
     except Exception:
         raise CTCInputError(f"{path}: not a ctc_submit model (torch cannot load it as a file of weights)") from None
     network, card = checked_model(saved, path)
-    network.eval().to(resolve_device(device), memory_format=torch.channels_last)
+    network.eval().to(resolve_device(device), memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit memory_format
     return network, card
 
 
@@ -66,7 +66,7 @@ class _Stepper:
         return torch.nn.functional.normalize(embeddings.float(), dim=1)[0].cpu().numpy(), state
 
 
-def _compute(device: str | torch.device, precision: Precision) -> tuple[torch.device, str]:
+def _compute(device: str | torch.device, precision: Precision) -> tuple[torch.device, Precision]:
     device = device if isinstance(device, torch.device) else resolve_device(device)
     return device, resolve_precision(precision, device)
 
@@ -117,4 +117,5 @@ def embed_pairs(
                     embedding, state = step(past, state)
             previous = embedding
         if index == 0:
+            assert previous is not None  # set by the one frame
             yield previous[None]

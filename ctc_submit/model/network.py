@@ -72,11 +72,11 @@ class RecurrentHourglass(nn.Module):
             x = F.relu(conv(x))
             skips.append(x)
         new_state = [gru(skip, hidden) for gru, skip, hidden in zip(self.recurrent, skips, state)]
-        x = None
+        up: torch.Tensor | None = None
         for level in reversed(range(self.levels)):
-            x = new_state[level] if x is None else F.interpolate(x, scale_factor=2, mode="nearest") + new_state[level]
-            x = F.relu(self.expanding[level](x))
-        return F.normalize(self.head(x), dim=1), new_state
+            up = new_state[level] if up is None else F.interpolate(up, scale_factor=2, mode="nearest") + new_state[level]
+            up = F.relu(self.expanding[level](up))
+        return F.normalize(self.head(up), dim=1), new_state
 
 
 class StackedHourglass(nn.Module):
@@ -92,6 +92,7 @@ class StackedHourglass(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                assert module.bias is not None  # every Conv2d here is built with a bias
                 nn.init.zeros_(module.bias)
 
     def initial_state(self) -> NetworkState:

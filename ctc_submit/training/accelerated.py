@@ -65,7 +65,7 @@ def train_for(
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     on_device = [(torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device)) for images, labels in runs]
-    network = network.to(device, memory_format=torch.channels_last).train()
+    network = network.to(device, memory_format=torch.channels_last).train()  # type: ignore[call-overload]  # torch's stubs omit memory_format
     optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate, weight_decay=1e-5)
     ranges = AugmentationRanges()
     losses: list[tuple[int, float, float]] = []

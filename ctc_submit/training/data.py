@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -118,7 +119,7 @@ def sample_clip(
     starts = np.clip(starts, 0, None)
     sequence = sequences[rng.choice(len(sequences), p=starts / starts.sum())]
     start = rng.integers(0, len(sequence) - clip_length + 1)
-    offset = tuple(int(rng.integers(0, full - crop + 1)) for full, crop in zip(network_size, crop_size))
+    offset = cast(tuple[int, int], tuple(int(rng.integers(0, full - crop + 1)) for full, crop in zip(network_size, crop_size)))
     grid = OutputGrid(network_size, crop_size, offset)
     return augment_clip(
         sequence.images[start : start + clip_length], sequence.labels[start : start + clip_length], grid, ranges, rng

@@ -45,7 +45,7 @@ def pack_training(
     for index, (_, _, run) in enumerate(runs):
         arrays[f"images_{index}"] = run.images.astype(np.float16)
         arrays[f"labels_{index}"] = run.labels.astype(np.int32)
-    np.savez_compressed(path, description=json.dumps(description), **arrays)
+    np.savez_compressed(path, description=json.dumps(description), **arrays)  # type: ignore[arg-type]  # numpy's stub: **arrays might be allow_pickle
     return description
 
 

@@ -9,6 +9,8 @@ borders, labels by nearest neighbour with IGNORE where a point falls outside the
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -61,7 +63,7 @@ def augment_clips(
     """Clips of images and labels (each (T, H, W), on the training device) -> (B, T, 1, h, w) images, (B, T, h, w) labels."""
     out_images, out_labels = [], []
     for clip_images, clip_labels in zip(images, labels):
-        grid = sampling_grid(tuple(clip_images.shape[1:]), network_size, crop_size, ranges, rng, clip_images.device)
+        grid = sampling_grid(cast(tuple[int, int], tuple(clip_images.shape[1:])), network_size, crop_size, ranges, rng, clip_images.device)
         grid = grid.expand(len(clip_images), -1, -1, -1)
         resampled = F.grid_sample(clip_images[:, None].float(), grid, mode="bilinear", padding_mode="reflection", align_corners=False)
         gain, shift = rng.uniform(*ranges.intensity_scale), rng.uniform(-ranges.intensity_shift, ranges.intensity_shift)

@@ -182,10 +182,10 @@ def train(
     ``stop(done)`` is asked after every iteration; when it says yes the run checkpoints and returns,
     to be continued with ``resume``. ``init_from`` starts a new run from a saved model's weights.
     """
-    device = resolve_device(device)
+    compute_device = resolve_device(device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    network = StackedHourglass(config.network).to(device, memory_format=torch.channels_last).train()
+    network = StackedHourglass(config.network).to(compute_device, memory_format=torch.channels_last).train()  # type: ignore[call-overload]  # torch's stubs omit memory_format
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     paths = artefact_paths(out)
     history = History()
@@ -194,7 +194,7 @@ def train(
     if resume:
         if not paths["checkpoint"].is_file():
             raise CTCInputError(f"{paths['checkpoint']}: no checkpoint to resume from")
-        saved = torch.load(paths["checkpoint"], map_location=device, weights_only=False)
+        saved = torch.load(paths["checkpoint"], map_location=compute_device, weights_only=False)
         network.load_state_dict(saved["network"])
         optimizer.load_state_dict(saved["optimizer"])
         rng.bit_generator.state = saved["numpy_rng"]
@@ -225,7 +225,7 @@ def train(
                 "best": asdict(best) if best else None,
         }
         write_atomically(paths["checkpoint"], lambda target: torch.save(checkpoint, target))
-        card = finished_card(card, config, history, device, seconds, best)
+        card = finished_card(card, config, history, compute_device, seconds, best)
         save_weights(out, config.network, best.weights if best else network.state_dict(), card)
         write_card(paths["card"], card)
         history.write_csv(paths["csv"])
@@ -236,7 +236,7 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = config.learning_rate / 10
         images, labels = sample_clip(sequences, config.clip_length, NETWORK_SIZE, crop, ranges, rng)
-        batch = torch.from_numpy(images.astype(np.float32))[None, :, None].to(device)
+        batch = torch.from_numpy(images.astype(np.float32))[None, :, None].to(compute_device)
         loss = clips_objective(
             network, batch, labels[None], preset.r_n, config.max_instances, config.background_weight, config.precision, rng
         )
@@ -247,7 +247,7 @@ def train(
         row = {"iteration": done, "train_loss": loss.item(), "seconds": round(time.perf_counter() - started, 2)}
         scores = None
         if validation is not None and (done % config.validate_every == 0 or done == config.iterations):
-            scores = validation.score(network, device)
+            scores = validation.score(network, compute_device)
             row.update({name: scores[name] for name in ("c", *SCORES, "score")})
             if best is None or scores["score"] > best.scores["score"]:
                 weights = {name: tensor.detach().cpu().half() for name, tensor in network.state_dict().items()}

@@ -16,12 +16,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import torch
 
 from ctc_submit.evaluation import evaluate
 from ctc_submit.io import CTCInputError, Track, list_frames, read_frame, read_tracks, write_tracks
+from ctc_submit.model.compute import Precision
 from ctc_submit.model.inference import RecurrentWindow, embed_pairs
+from ctc_submit.model.network import StackedHourglass
 from ctc_submit.normalize import normalize_frames
 from ctc_submit.pipeline import track_pairs
 from ctc_submit.presets import Preset
@@ -124,14 +127,14 @@ class PipelineValidation:
     preset: Preset
     c_values: tuple[float, ...]
     window: RecurrentWindow | None = None
-    precision: str = "fp32"
+    precision: Precision = "fp32"
 
     def __post_init__(self) -> None:
         paths = list_frames(self.gold / SEQUENCE)
         self.shape = read_frame(paths[0]).shape
         self.inputs = list(normalize_frames((read_frame(path) for path in paths), self.preset))
 
-    def score(self, network: torch.nn.Module, device: torch.device) -> dict:
+    def score(self, network: StackedHourglass, device: torch.device) -> dict:
         """Scores at the best c: {"c", "SEG", "SEG_ST", "TRA", "DET", "score", "by_c": {c: scores}}."""
         was_training = network.training
         network.eval()
@@ -143,7 +146,7 @@ class PipelineValidation:
             track_pairs(pairs, self.shape, replace(self.preset, c=c), result, 3, overwrite=True)
             scores = evaluate(self.gold, SEQUENCE, result, ["SEG", "TRA", "DET"])
             scores["SEG_ST"] = evaluate(self.silver, SEQUENCE, result, ["SEG"])["SEG"]
-            by_c[c] = {name: round(float(scores[name]), 6) for name in SCORES}
+            by_c[c] = {name: round(float(cast(float, scores[name])), 6) for name in SCORES}  # SEG/TRA/DET: never None
         best = max(by_c, key=lambda c: selection_score(by_c[c]))
         return {"c": best, **by_c[best], "score": round(selection_score(by_c[best]), 6), "by_c": by_c}
 
