@@ -69,7 +69,11 @@ def main() -> None:
     parser.add_argument("--model", default="models/DIC-C2DH-HeLa.pt")
     parser.add_argument("--data", default="../shared/ctc-data/DIC-C2DH-HeLa")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's, all cores)")
+    parser.add_argument("--inference-only", action="store_true", help="skip the training timings")
     arguments = parser.parse_args()
+    if arguments.threads:
+        torch.set_num_threads(arguments.threads)
     shipped, card = load_model(arguments.model, "cpu")
     configs = {"shipped": shipped.config, "paper": NetworkConfig()}
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
@@ -93,7 +97,7 @@ def main() -> None:
         "shipped recipe": dict(clip_length=trained.get("clip_length", 4), crop_size=trained.get("crop_size", 128), network=shipped.config),
         "paper recipe": dict(clip_length=10, crop_size=256, network=NetworkConfig()),
     }
-    for name, recipe in recipes.items():
+    for name, recipe in {} if arguments.inference_only else recipes.items():
         for precision in ("fp32", "bf16"):
             config = TrainingConfig(precision=precision, **recipe)
             network = config.network
