@@ -10,7 +10,6 @@ The model written is the checkpoint with the best pipeline score on the held-out
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import platform
 import time
@@ -21,7 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ctc_submit.io import CTCInputError, write_atomically
+from ctc_submit.io import CTCInputError, file_sha256, write_atomically
 from ctc_submit.model.compute import resolve_device
 from ctc_submit.model.inference import load_model, save_weights
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
@@ -142,16 +141,12 @@ def artefact_paths(out: Path) -> dict[str, Path]:
     }
 
 
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def initial_weights(path: Path, config: NetworkConfig) -> tuple[dict[str, torch.Tensor], dict]:
     """Weights of a saved model to start from, and where they came from (recorded in the card)."""
     network, card = load_model(path, "cpu")
     if network.config != config:
         raise CTCInputError(f"{path}: its network ({network.config}) differs from the one to train ({config})")
-    origin = {"model": Path(path).name, "sha256": file_digest(path), "iterations_done": card.get("iterations_done")}
+    origin = {"model": Path(path).name, "sha256": file_sha256(path), "iterations_done": card.get("iterations_done")}
     return network.state_dict(), origin
 
 
