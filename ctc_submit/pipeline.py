@@ -104,6 +104,8 @@ class PipelineResult:
     warnings: list[str] = field(default_factory=list)
     clustering_seconds: float = 0.0  # spent clustering, in worker processes or not; overlaps the network
     input_warnings: list[str] = field(default_factory=list)  # about the frames, e.g. blank ones
+    precision: str = ""  # the network's arithmetic, as resolved for the device
+    core_plan: CorePlan | None = None  # how the cores were shared, when the caller planned them
 
 
 def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:

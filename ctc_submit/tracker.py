@@ -59,11 +59,13 @@ class Model:
         and the clustering as in ``ctc-submit run``."""
         plan = core_plan(str(self.device))
         plan.apply()
-        return run_pipeline(
+        chosen = resolve_precision(precision, self.device)
+        result = run_pipeline(
             frames if isinstance(frames, (np.ndarray, FrameSource)) else Path(frames), Path(output_dir), self, clustering, overwrite,
-            progress, jobs=plan.clustering_threads, workers=plan.clustering_processes,
-            precision=resolve_precision(precision, self.device),
+            progress, jobs=plan.clustering_threads, workers=plan.clustering_processes, precision=chosen,
         )  # fmt: skip
+        result.precision, result.core_plan = chosen, plan
+        return result
 
 
 def load(model: str | Path, dataset: str | None = None, device: str = "auto") -> Model:

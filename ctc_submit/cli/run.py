@@ -157,8 +157,7 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
     frames = check_run(input_dir, output_dir, overwrite)
     # Only now the heavy imports (torch, hdbscan): a refused run answers at once.
     from ctc_submit.cells import cell_rows, cell_table_path, write_cell_table
-    from ctc_submit.model.compute import CpuReport, resolve_precision
-    from ctc_submit.pipeline import core_plan
+    from ctc_submit.model.compute import CpuReport
     from ctc_submit.report import build_report, report_path, write_report
     from ctc_submit.tracker import load
     from ctc_submit.tracking.clustering import subsampling_step
@@ -171,7 +170,8 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
         click.echo(f"note: {model.path.name} was trained on {model.card.dataset}, not {model.preset.name}", err=True)
     with PhaseBars() as progress:
         result = model.track(frames, output_dir, clustering=clustering, overwrite=overwrite, precision=precision, progress=progress)
-    plan, chosen = core_plan(str(model.device)), resolve_precision(precision, model.device)
+    plan = result.core_plan
+    assert plan is not None  # Model.track plans the cores
     scores, score_error = None, None
     if score_result is not False and gt_dir.is_dir():
         scores, score_error = score(gt_dir, output_dir)
@@ -181,7 +181,7 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
         "clustering": clustering,
         "subsampling_step": subsampling_step(model.preset.m_pts) if clustering == "fast" else 1,
         "device": str(model.device),
-        "precision": chosen,
+        "precision": result.precision,
         "precision_asked": precision,
         "cpu": CpuReport.here().describe(),
         "network_threads": plan.network_threads,
