@@ -30,7 +30,7 @@ class Dataset:
         if kind not in KIND_FOLDERS:
             raise CTCInputError(f"unknown kind {kind!r}; use one of: {', '.join(KIND_FOLDERS)}")
         if not url_base.startswith(("http://", "https://")):
-            raise CTCInputError(f"--url-base {url_base!r}: expected an http:// or https:// address")
+            raise CTCInputError(f"download address {url_base!r}: expected an http:// or https:// address", "url_base")
         return f"{url_base.rstrip('/')}/{KIND_FOLDERS[kind]}/{self.name}.zip"
 
     def archive_sha256(self, kind: str) -> str | None:

@@ -58,14 +58,17 @@ def find_dataset(data: Path | None, environ: Mapping[str, str], reusable: list[P
     A folder the user named explicitly must hold the data: falling back to a download would
     hide a typo behind a long transfer.
     """
-    named = [(data, "--data")] if data is not None else []
+    named = [(data, "the data folder given")] if data is not None else []
     if environ.get("CTC_DATA"):
         named.append((Path(environ["CTC_DATA"]), "CTC_DATA"))
     if named:
         folder, source = named[0]
         found = dataset_in(folder)
         if found is None:
-            raise CTCInputError(f"{folder} ({source}): no {DATASET}/{SEQUENCE} and {DATASET}/{SEQUENCE}_GT folders in it")
+            raise CTCInputError(
+                f"{folder} ({source}): no {DATASET}/{SEQUENCE} and {DATASET}/{SEQUENCE}_GT folders in it",
+                "data" if data is not None else None,
+            )
         return found
     return next((found for folder in reusable if (found := dataset_in(folder)) is not None), None)
 
@@ -94,7 +97,7 @@ def _link(link: Path, target: Path) -> None:
             return
         link.unlink()
     elif link.exists():
-        raise CTCInputError(f"{link}: exists and is not a link made by the demo (choose another --workdir)")
+        raise CTCInputError(f"{link}: exists and is not a link made by the demo (choose another working folder)", "workdir")
     link.symlink_to(target, target_is_directory=True)
 
 
@@ -116,13 +119,13 @@ def make_layout(data: Path, workdir: Path, scripts: Path | None = None) -> Layou
         _link(dataset / name, data / name)
     result = dataset / f"{SEQUENCE}_RES"
     if result.is_symlink() or result.is_file():
-        raise CTCInputError(f"{result}: exists and is not a folder of the demo (choose another --workdir)")
+        raise CTCInputError(f"{result}: exists and is not a folder of the demo (choose another working folder)", "workdir")
     check_destination(result, overwrite=True)
     software = workdir / "SW"
     if software.is_symlink() or software.is_file() or (software.is_dir() and any(
         not (entry.is_file() and entry.suffix == ".sh") for entry in software.iterdir()
     )):  # fmt: skip
-        raise CTCInputError(f"{software}: holds more than the demo's run scripts (choose another --workdir)")
+        raise CTCInputError(f"{software}: holds more than the demo's run scripts (choose another working folder)", "workdir")
     shutil.rmtree(result, ignore_errors=True)
     shutil.rmtree(software, ignore_errors=True)
     if scripts is None:

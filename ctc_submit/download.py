@@ -183,12 +183,13 @@ def prepare_destination(dest: Path, name: str, overwrite: bool) -> Path:
         raise CTCInputError(f"{final}: exists and is not a folder")
     if final.is_dir() and any(final.iterdir()):
         if not overwrite:
-            raise CTCInputError(f"{final}: already exists and is not empty (use --overwrite to replace it)")
+            raise CTCInputError(f"{final}: already exists and is not empty (allow overwriting to replace it)", "overwrite")
         foreign = sorted(entry.name for entry in final.iterdir() if not (entry.is_dir() and DATASET_ENTRY.match(entry.name)))
         if foreign:
             raise CTCInputError(
-                f"{final}: not a CTC dataset folder (holds {foreign[0]}); --overwrite only replaces folders of "
-                "sequences (01, 01_GT, 01_ST, 01_RES, ...)"
+                f"{final}: not a CTC dataset folder (holds {foreign[0]}); overwriting only replaces folders of "
+                "sequences (01, 01_GT, 01_ST, 01_RES, ...)",
+                "overwrite",
             )
     return final
 

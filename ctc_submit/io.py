@@ -21,7 +21,15 @@ import tifffile
 
 
 class CTCInputError(Exception):
-    """A user-facing problem with input files: reported as one line, no traceback."""
+    """A user-facing problem with input files: reported as one line, no traceback.
+
+    ``option`` names the parameter that would settle it (e.g. ``"overwrite"``): the message says
+    what to do in plain words, and each interface names the parameter its own way (the CLI as a flag).
+    """
+
+    def __init__(self, message: str, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 FRAME_NAME = re.compile(r"^t(\d{3,})\.tiff?$")

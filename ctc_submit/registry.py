@@ -118,7 +118,8 @@ def registered_model(name: str, environ: Mapping[str, str] = os.environ) -> Regi
     if dataset not in models:
         have = ", ".join(models) or "none"
         raise CTCInputError(
-            f"no model for {dataset} (available: {have}); train one with 'ctc-submit train' and pass --model PATH, "
-            f"or put it in ${ENVIRONMENT}"
+            f"no model for {dataset} (available: {have}); train one and give its path as the model, "
+            f"or put it in ${ENVIRONMENT}",
+            "model",
         )
     return models[dataset]

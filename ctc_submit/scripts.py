@@ -50,7 +50,9 @@ def write_scripts(dest: Path, datasets: list[str] | None = None, overwrite: bool
     dest = Path(dest)
     clashes = [name for name, text in scripts.items() if (dest / name).exists() and not _holds(dest / name, text)]
     if clashes and not overwrite:
-        raise CTCInputError(f"{dest / clashes[0]}: exists and differs ({len(clashes)} such file(s); --overwrite replaces them)")
+        raise CTCInputError(
+            f"{dest / clashes[0]}: exists and differs ({len(clashes)} such file(s); overwriting replaces them)", "overwrite"
+        )
     try:
         dest.mkdir(parents=True, exist_ok=True)
         for name, text in scripts.items():

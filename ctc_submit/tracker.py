@@ -81,5 +81,5 @@ def load(model: str | Path, dataset: str | None = None, device: str = "auto") ->
     card = ModelCard.from_dict(saved_card)
     dataset = dataset or card.dataset
     if dataset is None:
-        raise CTCInputError(f"{path}: its card names no dataset; say which (--dataset NAME) to pick the preset")
+        raise CTCInputError(f"{path}: its card names no dataset; name the dataset to pick the preset", "dataset")
     return Model(network, card, card.tuned(get_preset(dataset)), path, resolve_device(device))

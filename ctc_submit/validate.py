@@ -355,7 +355,7 @@ def validate_result(res_dir: Path, gt_dir: Path | None = None, num_digits: int |
     if not res_dir.is_dir():
         raise CTCInputError(f"{res_dir}: folder not found")
     if num_digits is not None and num_digits < MIN_DIGITS:
-        raise CTCInputError(f"--num-digits must be at least {MIN_DIGITS}, got {num_digits}")
+        raise CTCInputError(f"digit count of the mask names must be at least {MIN_DIGITS}, got {num_digits}", "num_digits")
     report = ValidationReport()
     masks = mask_files(res_dir)
     if gt_dir is not None:

@@ -59,10 +59,12 @@ def test_data_from_option_then_environment_then_earlier_download(tmp_path: Path)
 
 
 def test_named_data_without_the_dataset_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(CTCInputError, match=r"\(--data\): no DIC-C2DH-HeLa/01"):
+    with pytest.raises(CTCInputError, match=r"\(the data folder given\): no DIC-C2DH-HeLa/01") as given:
         find_dataset(tmp_path, {}, [])
-    with pytest.raises(CTCInputError, match=r"\(CTC_DATA\)"):
+    assert given.value.option == "data"
+    with pytest.raises(CTCInputError, match=r"\(CTC_DATA\)") as from_environment:
         find_dataset(None, {"CTC_DATA": str(tmp_path)}, [])
+    assert from_environment.value.option is None
 
 
 def test_layout_links_the_data_and_copies_the_scripts(tmp_path: Path) -> None:

@@ -189,8 +189,9 @@ def test_no_space_is_checked_before_writing(server: Server, tmp_path: Path, monk
 def test_overwrite_replaces_the_old_folder(server: Server, tmp_path: Path) -> None:
     old = tmp_path / NAME / "02"
     old.mkdir(parents=True)
-    with pytest.raises(CTCInputError, match="--overwrite"):
+    with pytest.raises(CTCInputError, match="allow overwriting") as refused:
         fetch_into(tmp_path, server)
+    assert refused.value.option == "overwrite"
     assert server.requests == []
     fetch_into(tmp_path, server, overwrite=True)
     assert sorted(path.name for path in (tmp_path / NAME).iterdir()) == ["01", "01_GT"]
@@ -250,7 +251,7 @@ def test_cli_bad_destination_is_one_line(server: Server, tmp_path: Path, problem
     else:
         (tmp_path / NAME).mkdir()
         (tmp_path / NAME / "keep.txt").write_text("x")
-        dest, expected = tmp_path, "use --overwrite"
+        dest, expected = tmp_path, "(allow overwriting to replace it) [--overwrite]"
     result = invoke(NAME, "--dest", str(dest), "--url-base", server.base)
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: ") and expected in result.stderr

@@ -119,7 +119,7 @@ def test_a_dataset_without_a_shipped_model_fails_with_a_clear_message(tmp_path, 
     completed = run_script(software_folder(tmp_path), script, path=path)
     assert completed.returncode == 2
     (line,) = completed.stderr.strip().splitlines()
-    assert line.startswith(f"Error: no model for {dataset} (available: ") and "--model PATH" in line
+    assert line.startswith(f"Error: no model for {dataset} (available: ") and line.endswith("[--model]")
 
 
 SHIPPED_FRAMES = 10

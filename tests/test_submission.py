@@ -79,8 +79,9 @@ def test_a_non_empty_destination_needs_overwrite_and_is_then_replaced(tmp_path):
     destination.mkdir()
     (destination / "mask007.tif").write_text("old")
     (destination / "SEG_log.txt").write_text("old")
-    with pytest.raises(CTCInputError, match="--overwrite"):
+    with pytest.raises(CTCInputError, match="allow overwriting") as refused:
         write(destination)
+    assert refused.value.option == "overwrite"
     assert (destination / "mask007.tif").is_file()
     write(destination, overwrite=True)
     assert not (destination / "mask007.tif").exists()

@@ -127,7 +127,7 @@ def scheduler_client(address: str) -> Iterator[Client]:
     try:
         client = Client(address, timeout="30s")
     except (OSError, TimeoutError, ValueError) as error:
-        raise CTCInputError(f"--scheduler {address}: cannot connect ({error})") from None
+        raise CTCInputError(f"scheduler {address}: cannot connect ({error})", "scheduler") from None
     with client:
         client.register_plugin(SequenceWorker())
         yield client
@@ -155,13 +155,13 @@ def slurm_cluster(config: Path | None):
     try:
         from dask_jobqueue import SLURMCluster
     except ImportError:
-        raise CTCInputError("--cluster slurm needs dask-jobqueue: pip install 'ctc_submit[slurm]'") from None
+        raise CTCInputError("a Slurm cluster needs dask-jobqueue: pip install 'ctc_submit[slurm]'", "cluster") from None
     options = {**SLURM_DEFAULTS, **read_cluster_config(config)}
     try:
         with dask.config.set(ONE_TASK_PER_THREAD):
             return SLURMCluster(**options)
     except (TypeError, ValueError) as error:
-        raise CTCInputError(f"--cluster slurm: {' '.join(str(error).split())}") from None
+        raise CTCInputError(f"Slurm cluster: {' '.join(str(error).split())}", "cluster") from None
 
 
 def slurm_job_script(config: Path | None) -> str:

@@ -27,9 +27,22 @@ def user_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except CTCInputError as error:
-            raise InputError(str(error)) from None
+            raise InputError(str(error) + option_hint(error.option)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def option_hint(option: str | None) -> str:
+    """`` [--flag]``: the current command's option for the parameter an error names, if it has one."""
+    context = click.get_current_context(silent=True)
+    if option is None or context is None:
+        return ""
+    flags = [
+        param.opts[0]
+        for param in context.command.params
+        if isinstance(param, click.Option) and option in (param.name, *(flag.lstrip("-").replace("-", "_") for flag in param.opts))
+    ]
+    return f" [{flags[0]}]" if flags else ""
 
 
 class Interrupted(KeyboardInterrupt):

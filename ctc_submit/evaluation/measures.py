@@ -242,7 +242,7 @@ def evaluate_official(
     requested = _check_requested(inputs, available_measures(inputs) if measures is None else measures)
     local_only = [name for name in requested if base_name(name) in ("LNK", "DET0", *BIOLOGICAL)]
     if local_only:
-        raise CTCInputError(f"{', '.join(local_only)}: not computed by the official tools (run without --official)")
+        raise CTCInputError(f"{', '.join(local_only)}: computed here only, not by the official tools", "official")
     needed = set().union(*(_OFFICIAL_INPUTS[name] for name in requested))
     official = [name for name in ("SEG", "TRA", "DET") if name in needed]
     values: dict[str, float | None] = dict(official_measures(inputs.gt_dir, inputs.res_dir, seq, inputs.digits, official, log_dir))

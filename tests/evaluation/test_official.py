@@ -118,5 +118,5 @@ def test_tools_folder_variable_comes_before_path(dataset, tmp_path, monkeypatch)
 
 
 def test_local_only_measures_are_refused(dataset, fakes_on_path):
-    with pytest.raises(CTCInputError, match="LNK, DET0: not computed by the official tools"):
+    with pytest.raises(CTCInputError, match="LNK, DET0: computed here only, not by the official tools"):
         evaluate_official(dataset, "01", measures=["LNK", "DET0"])
