@@ -22,25 +22,30 @@ TEMPLATE = """\
 # --score (score against ../{dataset}/{sequence}_GT), --device cpu, --clustering exact, --model PATH.
 set -euo pipefail
 here="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
-if ! command -v ctc-submit >/dev/null 2>&1; then
-    echo "Error: ctc-submit not found on PATH (install the ctc_submit package, or activate its environment)" >&2
-    exit 2
-fi
+command -v ctc-submit >/dev/null 2>&1 || {{ echo "{missing}" >&2; exit 2; }}
 exec ctc-submit run "$here/../{dataset}/{sequence}" "$here/../{dataset}/{sequence}_RES" --dataset {dataset} --overwrite "$@"
+"""
+MISSING = "Error: ctc-submit not found on PATH (install the ctc_submit package, or activate its environment)"
+# The paper's short name runs the challenge-named script, so each sequence's command is written once.
+ALIAS = """\
+#!/usr/bin/env bash
+# {short_name} (the paper's name for {dataset}), sequence {sequence}: runs {dataset}-{sequence}.sh with the same arguments.
+exec "$(dirname "${{BASH_SOURCE[0]}}")/{dataset}-{sequence}.sh" "$@"
 """
 
 
 def scripts_for(datasets: list[str] | None = None) -> dict[str, str]:
     """File name -> text of the scripts of ``datasets`` (default: every dataset the method has a preset
-    for), under the challenge name and, where the paper used one, the short name too."""
+    for), under the challenge name and, where the paper used one, the short name too (running the former)."""
     scripts = {}
     for name in datasets or list(PRESETS):
         dataset = DATASETS[name]
         title = f"{name} (the paper's {dataset.short_name})" if dataset.short_name else name
         for sequence in SEQUENCES:
-            text = TEMPLATE.format(title=title, dataset=name, sequence=sequence)
-            for label in filter(None, (name, dataset.short_name)):
-                scripts[f"{label}-{sequence}.sh"] = text
+            scripts[f"{name}-{sequence}.sh"] = TEMPLATE.format(title=title, dataset=name, sequence=sequence, missing=MISSING)
+            if dataset.short_name:
+                alias = ALIAS.format(short_name=dataset.short_name, dataset=name, sequence=sequence)
+                scripts[f"{dataset.short_name}-{sequence}.sh"] = alias
     return dict(sorted(scripts.items()))
 
 

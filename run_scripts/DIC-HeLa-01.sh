@@ -1,11 +1,3 @@
 #!/usr/bin/env bash
-# DIC-C2DH-HeLa (the paper's DIC-HeLa), sequence 01: reads ../DIC-C2DH-HeLa/01, writes ../DIC-C2DH-HeLa/01_RES (replacing it).
-# Run from this script's folder, as the Cell Tracking Challenge does. Arguments go to 'ctc-submit run', e.g.
-# --score (score against ../DIC-C2DH-HeLa/01_GT), --device cpu, --clustering exact, --model PATH.
-set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-if ! command -v ctc-submit >/dev/null 2>&1; then
-    echo "Error: ctc-submit not found on PATH (install the ctc_submit package, or activate its environment)" >&2
-    exit 2
-fi
-exec ctc-submit run "$here/../DIC-C2DH-HeLa/01" "$here/../DIC-C2DH-HeLa/01_RES" --dataset DIC-C2DH-HeLa --overwrite "$@"
+# DIC-HeLa (the paper's name for DIC-C2DH-HeLa), sequence 01: runs DIC-C2DH-HeLa-01.sh with the same arguments.
+exec "$(dirname "${BASH_SOURCE[0]}")/DIC-C2DH-HeLa-01.sh" "$@"

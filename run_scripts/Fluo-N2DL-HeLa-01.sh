@@ -4,8 +4,5 @@
 # --score (score against ../Fluo-N2DL-HeLa/01_GT), --device cpu, --clustering exact, --model PATH.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-if ! command -v ctc-submit >/dev/null 2>&1; then
-    echo "Error: ctc-submit not found on PATH (install the ctc_submit package, or activate its environment)" >&2
-    exit 2
-fi
+command -v ctc-submit >/dev/null 2>&1 || { echo "Error: ctc-submit not found on PATH (install the ctc_submit package, or activate its environment)" >&2; exit 2; }
 exec ctc-submit run "$here/../Fluo-N2DL-HeLa/01" "$here/../Fluo-N2DL-HeLa/01_RES" --dataset Fluo-N2DL-HeLa --overwrite "$@"

@@ -4,8 +4,5 @@
 # --score (score against ../PhC-C2DH-U373/02_GT), --device cpu, --clustering exact, --model PATH.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-if ! command -v ctc-submit >/dev/null 2>&1; then
-    echo "Error: ctc-submit not found on PATH (install the ctc_submit package, or activate its environment)" >&2
-    exit 2
-fi
+command -v ctc-submit >/dev/null 2>&1 || { echo "Error: ctc-submit not found on PATH (install the ctc_submit package, or activate its environment)" >&2; exit 2; }
 exec ctc-submit run "$here/../PhC-C2DH-U373/02" "$here/../PhC-C2DH-U373/02_RES" --dataset PhC-C2DH-U373 --overwrite "$@"

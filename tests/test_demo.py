@@ -208,4 +208,5 @@ def test_a_missing_viz_extra_is_one_line_before_anything_runs(tmp_path: Path, mo
 def test_the_default_layout_gets_the_scripts_ctc_submit_scripts_writes(tmp_path: Path) -> None:
     layout = make_layout(fake_dataset(tmp_path / "data"), tmp_path / "work")
     assert os.access(layout.software / SCRIPT, os.X_OK)
-    assert "exec ctc-submit run" in (layout.software / SCRIPT).read_text()
+    assert all(os.access(path, os.X_OK) for path in layout.software.iterdir())
+    assert "exec ctc-submit run" in (layout.software / "DIC-C2DH-HeLa-01.sh").read_text()

@@ -56,7 +56,7 @@ def test_scripts_of_one_dataset_are_rewritten_only_when_asked(tmp_path):
     assert refused.exit_code == 2 and "exists and differs" in refused.output
     assert (tmp_path / "DIC-HeLa-01.sh").read_text() == "edited"
     assert CliRunner().invoke(main, ["scripts", str(tmp_path), "--dataset", "DIC-HeLa", "--overwrite"]).exit_code == 0
-    assert "exec ctc-submit run" in (tmp_path / "DIC-HeLa-01.sh").read_text()
+    assert 'DIC-C2DH-HeLa-01.sh" "$@"' in (tmp_path / "DIC-HeLa-01.sh").read_text()  # the short name runs the full one
 
 
 def test_the_project_scripts_are_what_ctc_submit_scripts_writes():
