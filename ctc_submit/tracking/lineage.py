@@ -153,12 +153,13 @@ def remove_border_objects(stack: np.ndarray, band: tuple[float, float]) -> None:
 
 @dataclass(frozen=True)
 class LineageRules:
-    """What makes a division, a continuation and a flicker (the preset's thresholds; see :func:`rules_of`).
+    """What makes a division, a continuation, a flicker and a closed gap (the preset's thresholds; see :func:`rules_of`).
 
     A division is exactly two daughters that begin together within ``parent_window`` frames after
     the mother ends, each with ``min_daughter_overlap`` of its first mask inside the mother's last
     (dilated by ``dilation``) and an area between ``daughter_area`` times the mother's. A track of
-    at most ``flicker_length`` frames that neither starts nor ends the sequence is a flicker.
+    at most ``flicker_length`` frames that neither starts nor ends the sequence is a flicker. A gap link is
+    closed when at least ``gap_fill_background`` of the missed cell's mask lies on background.
     """
 
     parent_window: int = 3
@@ -168,6 +169,7 @@ class LineageRules:
     dilation: int = Preset.parent_dilation
     min_iou: float = Preset.parent_min_iou
     gap_min_iou: float = Preset.gap_min_iou
+    gap_fill_background: float = Preset.gap_fill_background
     neighbour_distance: int = Preset.flicker_neighbour_distance
 
 
@@ -180,6 +182,7 @@ def rules_of(preset: Preset) -> LineageRules:
         dilation=preset.parent_dilation,
         min_iou=preset.parent_min_iou,
         gap_min_iou=preset.gap_min_iou,
+        gap_fill_background=preset.gap_fill_background,
         neighbour_distance=preset.flicker_neighbour_distance,
     )
 
@@ -362,6 +365,33 @@ def drop_flickers(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> 
             graph.remove_node(label)
 
 
+def fill_gaps(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> None:
+    """Close the gap links of lasting cells: the cell the segmentation missed for a frame or two keeps
+    its last mask there (its next one past the middle of the gap), and the two tracks become one.
+
+    Only where ``gap_fill_background`` of that mask lies on background: a cell hidden under a
+    neighbour's mask is not missing, and its gap stays. Gaps between flickers stay too.
+    """
+    for label in sorted(graph.nodes, key=lambda node: graph.nodes[node]["begin"], reverse=True):
+        parents = list(graph.predecessors(label))
+        if not parents or graph.out_degree(parents[0]) != 1:
+            continue
+        parent = parents[0]
+        end, begin = graph.nodes[parent]["end"], graph.nodes[label]["begin"]
+        if max(_length(graph, parent), _length(graph, label)) <= rules.flicker_length:
+            continue
+        last, first = stack[end] == parent, stack[begin] == label
+        held = [last if t - end <= begin - t else first for t in range(end + 1, begin)]
+        free = [mask & (frame == 0) for mask, frame in zip(held, stack[end + 1 : begin])]
+        painted = [np.count_nonzero(mask) for mask in free]
+        wanted = [rules.gap_fill_background * np.count_nonzero(mask) for mask in held]
+        if all(count and count >= share for count, share in zip(painted, wanted)):
+            for frame, mask in zip(stack[end + 1 : begin], free):
+                frame[mask] = parent
+            graph.nodes[parent]["end"] = begin - 1
+            _relabel_track(stack, graph, label, parent)
+
+
 def compact(stack: np.ndarray, graph: nx.DiGraph) -> nx.DiGraph:
     """Renumber tracks 1..N in order of their first frame, in place for ``stack``."""
     order = sorted(graph.nodes, key=lambda node: (graph.nodes[node]["begin"], node))
@@ -376,8 +406,9 @@ def build_lineage(
 ) -> tuple[np.ndarray, list[Track]]:
     """Merged labels (T, H, W) in, CTC-consistent labels and tracks out (frames counted from 0).
 
-    Flickers merge into the object they over-split, parents follow :func:`link_tracks`, and the
-    flickers left unlinked beside an earlier object go; no track ends up with more than two children.
+    Flickers merge into the object they over-split, parents follow :func:`link_tracks`, the
+    flickers left unlinked beside an earlier object go, and :func:`fill_gaps` closes the gaps of
+    cells that last; no track ends up with more than two children.
     """
     stack = np.array(stack, dtype=np.int32)
     if any(band > 0 for band in border_band):
@@ -388,5 +419,6 @@ def build_lineage(
     merge_flickers(stack, graph, rules)
     link_tracks(stack, graph, rules)
     drop_flickers(stack, graph, rules)
+    fill_gaps(stack, graph, rules)
     graph = compact(stack, graph)
     return stack, tracks_from_graph(graph)
