@@ -157,8 +157,8 @@ class LineageRules:
 
     A division is exactly two daughters that begin together within ``parent_window`` frames after
     the mother ends, each with ``min_daughter_overlap`` of its first mask inside the mother's last
-    (dilated by ``dilation``) and an area between ``daughter_area`` times the mother's. A track of
-    at most ``flicker_length`` frames that neither starts nor ends the sequence is a flicker. A gap link is
+    (dilated by ``dilation``), an area between ``daughter_area`` times the mother's, and no flicker.
+    A track of at most ``flicker_length`` frames that neither starts nor ends the sequence is a flicker. A gap link is
     closed when at least ``gap_fill_background`` of the missed cell's mask lies on background.
     """
 
@@ -242,6 +242,20 @@ def _is_flicker(graph: nx.DiGraph, label: int, frames: int, rules: LineageRules)
     return _length(graph, label) <= rules.flicker_length and node["begin"] > 0 and node["end"] < frames - 1
 
 
+def _same_cell_after_gap(stack: np.ndarray, graph: nx.DiGraph, label: int, rules: LineageRules) -> int:
+    """The track beginning within ``parent_window`` frames after ``label`` ends, where it ended (IoU of
+    the last and first masks at least ``gap_min_iou``): the same cell, missed for a frame or two; else 0."""
+    end = graph.nodes[label]["end"]
+    last = stack[end] == label
+    for t in range(end + 1, min(len(stack), end + 1 + rules.parent_window)):
+        starting = [other for other in np.unique(stack[t][last]).tolist() if other and graph.nodes[other]["begin"] == t]
+        ious = {other: iou(last, stack[t] == other) for other in starting}
+        best = max(ious, key=lambda other: (ious[other], -other), default=0)
+        if best and ious[best] >= rules.gap_min_iou:
+            return best
+    return 0
+
+
 def is_division(mother: np.ndarray, daughters: list[np.ndarray], rules: LineageRules) -> bool:
     """Two daughters, each overlapping the mother's last mask and of a plausible size next to it."""
     if len(daughters) != 2:
@@ -306,8 +320,17 @@ def link_tracks(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> No
                 _follow_ended_mother(stack, graph, mother, candidates, begin, rules)
 
 
-def _lasting(graph: nx.DiGraph, labels: Iterable[int], frames: int, rules: LineageRules) -> bool:
-    return not any(_is_flicker(graph, label, frames, rules) for label in labels)
+def _lasting(stack: np.ndarray, graph: nx.DiGraph, labels: Iterable[int], rules: LineageRules) -> bool:
+    """Whether each of ``labels`` is a cell that is no flicker, counting the tracks that continue it
+    after a gap: a daughter the segmentation misses for a frame right after she appears still lasts."""
+    for label in labels:
+        begin, end, following = graph.nodes[label]["begin"], graph.nodes[label]["end"], label
+        while end - begin + 1 <= rules.flicker_length and end < len(stack) - 1:
+            following = _same_cell_after_gap(stack, graph, following, rules)
+            if not following:
+                return bool(begin == 0)
+            end = graph.nodes[following]["end"]
+    return True
 
 
 def _splits_off(stack: np.ndarray, graph: nx.DiGraph, mother: int, label: int, begin: int, rules: LineageRules) -> bool:
@@ -317,7 +340,7 @@ def _splits_off(stack: np.ndarray, graph: nx.DiGraph, mother: int, label: int, b
     daughters = [stack[begin] == mother, stack[begin] == label]
     return (
         remainder_lasts
-        and _lasting(graph, [label], len(stack), rules)
+        and _lasting(stack, graph, [label], rules)
         and is_division(stack[begin - 1] == mother, daughters, rules)
     )
 
@@ -329,7 +352,7 @@ def _follow_ended_mother(
     end = graph.nodes[mother]["end"]
     last = stack[end] == mother
     firsts = {label: stack[begin] == label for label in candidates}
-    if _lasting(graph, candidates, len(stack), rules) and is_division(last, list(firsts.values()), rules):
+    if _lasting(stack, graph, candidates, rules) and is_division(last, list(firsts.values()), rules):
         graph.add_edges_from((mother, label) for label in candidates)
         return
     best = max(candidates, key=lambda label: (iou(last, firsts[label]), -label))

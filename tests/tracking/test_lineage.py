@@ -136,6 +136,16 @@ def test_a_mother_ending_beside_three_candidates_continues_into_the_best_and_has
     assert by_label(tracks)[label_at(stack, 4, 4, 4)] == Track(label_at(stack, 0, 4, 4), 0, 4, 0)
 
 
+def test_a_daughter_missed_for_a_frame_right_after_she_appears_still_makes_a_division():
+    mother, kept, new = (1, 2, 4, 6, 6), (1, 2, 2, 6, 4), (2, 2, 7, 6, 4)  # apart: not one over-split cell
+    frames = [[mother], [mother], [kept, new], [kept], [kept, new], [kept, new], [kept, new]]
+    stack, tracks = build_lineage(stack_of(*frames), LineageRules())
+    tracks = by_label(tracks)
+    m, a, b = label_at(stack, 0, 4, 6), label_at(stack, 2, 4, 3), label_at(stack, 2, 4, 9)
+    assert tracks[a] == Track(a, 2, 6, m) and tracks[b] == Track(b, 2, 6, m)
+    assert label_at(stack, 3, 4, 9) == b
+
+
 def test_daughters_of_implausible_size_are_not_a_division():
     mother, big, small = (1, 2, 2, 8, 8), (2, 2, 2, 8, 6), (3, 2, 8, 1, 1)
     stack, tracks = build_lineage(stack_of([mother], [mother], [big, small], [big, small], [big, small]), LineageRules())
