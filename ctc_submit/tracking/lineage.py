@@ -157,14 +157,18 @@ class LineageRules:
 
     A division is exactly two daughters that begin together within ``parent_window`` frames after
     the mother ends, each with ``min_daughter_overlap`` of its first mask inside the mother's last
-    (dilated by ``dilation``), an area between ``daughter_area`` times the mother's, and no flicker.
-    A track of at most ``flicker_length`` frames that neither starts nor ends the sequence is a flicker. A gap link is
+    (dilated by ``dilation``), an area between ``daughter_area`` times the mother's, and no flicker;
+    the mother has rounded up: her smallest area over her last ``mitotic_frames`` frames (0: not
+    looked at) is at most ``mitotic_area`` times her median area. A track of at most
+    ``flicker_length`` frames that neither starts nor ends the sequence is a flicker. A gap link is
     closed when at least ``gap_fill_background`` of the missed cell's mask lies on background.
     """
 
     parent_window: int = 3
     daughter_area: tuple[float, float] = (Preset.min_daughter_area, Preset.max_daughter_area)
     min_daughter_overlap: float = Preset.min_daughter_overlap
+    mitotic_area: float = Preset.mitotic_area
+    mitotic_frames: int = Preset.mitotic_frames
     flicker_length: int = Preset.flicker_length
     dilation: int = Preset.parent_dilation
     min_iou: float = Preset.parent_min_iou
@@ -178,6 +182,8 @@ def rules_of(preset: Preset) -> LineageRules:
         parent_window=preset.parent_window,
         daughter_area=(preset.min_daughter_area, preset.max_daughter_area),
         min_daughter_overlap=preset.min_daughter_overlap,
+        mitotic_area=preset.mitotic_area,
+        mitotic_frames=preset.mitotic_frames,
         flicker_length=preset.flicker_length,
         dilation=preset.parent_dilation,
         min_iou=preset.parent_min_iou,
@@ -320,6 +326,16 @@ def link_tracks(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> No
                 _follow_ended_mother(stack, graph, mother, candidates, begin, rules)
 
 
+def _rounded_up(stack: np.ndarray, graph: nx.DiGraph, mother: int, last: int, rules: LineageRules) -> bool:
+    """Whether ``mother`` shrank, within her last ``mitotic_frames`` frames up to ``last``, to
+    ``mitotic_area`` of her median area (always, for ``mitotic_frames`` 0): a cell rounds up to
+    divide, two cells under one mask that come apart do not."""
+    if not rules.mitotic_frames:
+        return True
+    areas = [np.count_nonzero(frame == mother) for frame in stack[graph.nodes[mother]["begin"] : last + 1]]
+    return bool(min(areas[-rules.mitotic_frames :]) <= rules.mitotic_area * float(np.median(areas)))
+
+
 def _lasting(stack: np.ndarray, graph: nx.DiGraph, labels: Iterable[int], rules: LineageRules) -> bool:
     """Whether each of ``labels`` is a cell that is no flicker, counting the tracks that continue it
     after a gap: a daughter the segmentation misses for a frame right after she appears still lasts."""
@@ -341,6 +357,7 @@ def _splits_off(stack: np.ndarray, graph: nx.DiGraph, mother: int, label: int, b
     return (
         remainder_lasts
         and _lasting(stack, graph, [label], rules)
+        and _rounded_up(stack, graph, mother, begin - 1, rules)
         and is_division(stack[begin - 1] == mother, daughters, rules)
     )
 
@@ -352,7 +369,11 @@ def _follow_ended_mother(
     end = graph.nodes[mother]["end"]
     last = stack[end] == mother
     firsts = {label: stack[begin] == label for label in candidates}
-    if _lasting(stack, graph, candidates, rules) and is_division(last, list(firsts.values()), rules):
+    if (
+        _lasting(stack, graph, candidates, rules)
+        and is_division(last, list(firsts.values()), rules)
+        and _rounded_up(stack, graph, mother, end, rules)
+    ):
         graph.add_edges_from((mother, label) for label in candidates)
         return
     best = max(candidates, key=lambda label: (iou(last, firsts[label]), -label))

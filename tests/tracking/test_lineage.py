@@ -7,6 +7,7 @@ from pathlib import Path
 
 import networkx as nx
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -144,6 +145,19 @@ def test_a_daughter_missed_for_a_frame_right_after_she_appears_still_makes_a_div
     m, a, b = label_at(stack, 0, 4, 6), label_at(stack, 2, 4, 3), label_at(stack, 2, 4, 9)
     assert tracks[a] == Track(a, 2, 6, m) and tracks[b] == Track(b, 2, 6, m)
     assert label_at(stack, 3, 4, 9) == b
+
+
+@pytest.mark.parametrize("kept_label", [False, True])
+def test_two_cells_under_one_mask_that_come_apart_are_no_division_the_mother_rounds_up(kept_label):
+    """DIC-HeLa's rule: a cell shrinks as it rounds up to divide; a mask over two cells does not."""
+    merged, rounded = (1, 2, 1, 6, 10), (1, 3, 3, 4, 6)
+    left, right = (1 if kept_label else 2, 2, 1, 6, 5), (3, 2, 6, 6, 5)
+    rules = LineageRules(mitotic_frames=3, mitotic_area=0.8)
+    for last_frames, divides in [([merged, merged], False), ([rounded, rounded], True)]:
+        frames = [[merged]] * 4 + [[mother] for mother in last_frames] + [[left, right]] * 4
+        _, tracks = build_lineage(stack_of(*frames), rules)
+        assert count_divisions(tracks) == int(divides)
+        assert len(tracks) == (3 if divides else 2)
 
 
 def test_daughters_of_implausible_size_are_not_a_division():
