@@ -328,11 +328,13 @@ def link_tracks(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> No
 
 def _rounded_up(stack: np.ndarray, graph: nx.DiGraph, mother: int, last: int, rules: LineageRules) -> bool:
     """Whether ``mother`` shrank, within her last ``mitotic_frames`` frames up to ``last``, to
-    ``mitotic_area`` of her median area (always, for ``mitotic_frames`` 0): a cell rounds up to
-    divide, two cells under one mask that come apart do not."""
-    if not rules.mitotic_frames:
+    ``mitotic_area`` of her median area: a cell rounds up to divide, two cells under one mask that
+    come apart do not. Not judged (true) for ``mitotic_frames`` 0, nor for a mother seen only in
+    those frames from the first one: she may have rounded up before the video began."""
+    begin = graph.nodes[mother]["begin"]
+    if not rules.mitotic_frames or (begin == 0 and last < rules.mitotic_frames):
         return True
-    areas = [np.count_nonzero(frame == mother) for frame in stack[graph.nodes[mother]["begin"] : last + 1]]
+    areas = [np.count_nonzero(frame == mother) for frame in stack[begin : last + 1]]
     return bool(min(areas[-rules.mitotic_frames :]) <= rules.mitotic_area * float(np.median(areas)))
 
 

@@ -160,6 +160,14 @@ def test_two_cells_under_one_mask_that_come_apart_are_no_division_the_mother_rou
         assert len(tracks) == (3 if divides else 2)
 
 
+def test_a_mother_seen_only_in_her_last_frames_from_the_first_one_is_not_judged_on_rounding():
+    merged, left, right = (1, 2, 1, 6, 10), (2, 2, 1, 6, 5), (3, 2, 6, 6, 5)
+    rules = LineageRules(mitotic_frames=3, mitotic_area=0.8)
+    for before, divides in [(3, True), (4, False)]:
+        _, tracks = build_lineage(stack_of(*[[merged]] * before, *[[left, right]] * 4), rules)
+        assert count_divisions(tracks) == int(divides)
+
+
 def test_daughters_of_implausible_size_are_not_a_division():
     mother, big, small = (1, 2, 2, 8, 8), (2, 2, 2, 8, 6), (3, 2, 8, 1, 1)
     stack, tracks = build_lineage(stack_of([mother], [mother], [big, small], [big, small], [big, small]), LineageRules())
