@@ -153,21 +153,27 @@ def remove_border_objects(stack: np.ndarray, band: tuple[float, float]) -> None:
 
 @dataclass(frozen=True)
 class LineageRules:
-    """What makes a division, a continuation and a flicker (the preset's thresholds; see :func:`rules_of`).
+    """What makes a division, a continuation, a flicker and a closed gap (the preset's thresholds; see :func:`rules_of`).
 
     A division is exactly two daughters that begin together within ``parent_window`` frames after
     the mother ends, each with ``min_daughter_overlap`` of its first mask inside the mother's last
-    (dilated by ``dilation``) and an area between ``daughter_area`` times the mother's. A track of
-    at most ``flicker_length`` frames that neither starts nor ends the sequence is a flicker.
+    (dilated by ``dilation``), an area between ``daughter_area`` times the mother's, and no flicker;
+    the mother has rounded up: her smallest area over her last ``mitotic_frames`` frames (0: not
+    looked at) is at most ``mitotic_area`` times her median area. A track of at most
+    ``flicker_length`` frames that neither starts nor ends the sequence is a flicker. A gap link is
+    closed when at least ``gap_fill_background`` of the missed cell's mask lies on background.
     """
 
     parent_window: int = 3
     daughter_area: tuple[float, float] = (Preset.min_daughter_area, Preset.max_daughter_area)
     min_daughter_overlap: float = Preset.min_daughter_overlap
+    mitotic_area: float = Preset.mitotic_area
+    mitotic_frames: int = Preset.mitotic_frames
     flicker_length: int = Preset.flicker_length
     dilation: int = Preset.parent_dilation
     min_iou: float = Preset.parent_min_iou
     gap_min_iou: float = Preset.gap_min_iou
+    gap_fill_background: float = Preset.gap_fill_background
     neighbour_distance: int = Preset.flicker_neighbour_distance
 
 
@@ -176,10 +182,13 @@ def rules_of(preset: Preset) -> LineageRules:
         parent_window=preset.parent_window,
         daughter_area=(preset.min_daughter_area, preset.max_daughter_area),
         min_daughter_overlap=preset.min_daughter_overlap,
+        mitotic_area=preset.mitotic_area,
+        mitotic_frames=preset.mitotic_frames,
         flicker_length=preset.flicker_length,
         dilation=preset.parent_dilation,
         min_iou=preset.parent_min_iou,
         gap_min_iou=preset.gap_min_iou,
+        gap_fill_background=preset.gap_fill_background,
         neighbour_distance=preset.flicker_neighbour_distance,
     )
 
@@ -237,6 +246,20 @@ def _length(graph: nx.DiGraph, label: int) -> int:
 def _is_flicker(graph: nx.DiGraph, label: int, frames: int, rules: LineageRules) -> bool:
     node = graph.nodes[label]
     return _length(graph, label) <= rules.flicker_length and node["begin"] > 0 and node["end"] < frames - 1
+
+
+def _same_cell_after_gap(stack: np.ndarray, graph: nx.DiGraph, label: int, rules: LineageRules) -> int:
+    """The track beginning within ``parent_window`` frames after ``label`` ends, where it ended (IoU of
+    the last and first masks at least ``gap_min_iou``): the same cell, missed for a frame or two; else 0."""
+    end = graph.nodes[label]["end"]
+    last = stack[end] == label
+    for t in range(end + 1, min(len(stack), end + 1 + rules.parent_window)):
+        starting = [other for other in np.unique(stack[t][last]).tolist() if other and graph.nodes[other]["begin"] == t]
+        ious = {other: iou(last, stack[t] == other) for other in starting}
+        best = max(ious, key=lambda other: (ious[other], -other), default=0)
+        if best and ious[best] >= rules.gap_min_iou:
+            return best
+    return 0
 
 
 def is_division(mother: np.ndarray, daughters: list[np.ndarray], rules: LineageRules) -> bool:
@@ -303,8 +326,29 @@ def link_tracks(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> No
                 _follow_ended_mother(stack, graph, mother, candidates, begin, rules)
 
 
-def _lasting(graph: nx.DiGraph, labels: Iterable[int], frames: int, rules: LineageRules) -> bool:
-    return not any(_is_flicker(graph, label, frames, rules) for label in labels)
+def _rounded_up(stack: np.ndarray, graph: nx.DiGraph, mother: int, last: int, rules: LineageRules) -> bool:
+    """Whether ``mother`` shrank, within her last ``mitotic_frames`` frames up to ``last``, to
+    ``mitotic_area`` of her median area: a cell rounds up to divide, two cells under one mask that
+    come apart do not. Not judged (true) for ``mitotic_frames`` 0, nor for a mother seen only in
+    those frames from the first one: she may have rounded up before the video began."""
+    begin = graph.nodes[mother]["begin"]
+    if not rules.mitotic_frames or (begin == 0 and last < rules.mitotic_frames):
+        return True
+    areas = [np.count_nonzero(frame == mother) for frame in stack[begin : last + 1]]
+    return bool(min(areas[-rules.mitotic_frames :]) <= rules.mitotic_area * float(np.median(areas)))
+
+
+def _lasting(stack: np.ndarray, graph: nx.DiGraph, labels: Iterable[int], rules: LineageRules) -> bool:
+    """Whether each of ``labels`` is a cell that is no flicker, counting the tracks that continue it
+    after a gap: a daughter the segmentation misses for a frame right after she appears still lasts."""
+    for label in labels:
+        begin, end, following = graph.nodes[label]["begin"], graph.nodes[label]["end"], label
+        while end - begin + 1 <= rules.flicker_length and end < len(stack) - 1:
+            following = _same_cell_after_gap(stack, graph, following, rules)
+            if not following:
+                return bool(begin == 0)
+            end = graph.nodes[following]["end"]
+    return True
 
 
 def _splits_off(stack: np.ndarray, graph: nx.DiGraph, mother: int, label: int, begin: int, rules: LineageRules) -> bool:
@@ -314,7 +358,8 @@ def _splits_off(stack: np.ndarray, graph: nx.DiGraph, mother: int, label: int, b
     daughters = [stack[begin] == mother, stack[begin] == label]
     return (
         remainder_lasts
-        and _lasting(graph, [label], len(stack), rules)
+        and _lasting(stack, graph, [label], rules)
+        and _rounded_up(stack, graph, mother, begin - 1, rules)
         and is_division(stack[begin - 1] == mother, daughters, rules)
     )
 
@@ -326,7 +371,11 @@ def _follow_ended_mother(
     end = graph.nodes[mother]["end"]
     last = stack[end] == mother
     firsts = {label: stack[begin] == label for label in candidates}
-    if _lasting(graph, candidates, len(stack), rules) and is_division(last, list(firsts.values()), rules):
+    if (
+        _lasting(stack, graph, candidates, rules)
+        and is_division(last, list(firsts.values()), rules)
+        and _rounded_up(stack, graph, mother, end, rules)
+    ):
         graph.add_edges_from((mother, label) for label in candidates)
         return
     best = max(candidates, key=lambda label: (iou(last, firsts[label]), -label))
@@ -362,6 +411,33 @@ def drop_flickers(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> 
             graph.remove_node(label)
 
 
+def fill_gaps(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> None:
+    """Close the gap links of lasting cells: the cell the segmentation missed for a frame or two keeps
+    its last mask there (its next one past the middle of the gap), and the two tracks become one.
+
+    Only where ``gap_fill_background`` of that mask lies on background: a cell hidden under a
+    neighbour's mask is not missing, and its gap stays. Gaps between flickers stay too.
+    """
+    for label in sorted(graph.nodes, key=lambda node: graph.nodes[node]["begin"], reverse=True):
+        parents = list(graph.predecessors(label))
+        if not parents or graph.out_degree(parents[0]) != 1:
+            continue
+        parent = parents[0]
+        end, begin = graph.nodes[parent]["end"], graph.nodes[label]["begin"]
+        if max(_length(graph, parent), _length(graph, label)) <= rules.flicker_length:
+            continue
+        last, first = stack[end] == parent, stack[begin] == label
+        held = [last if t - end <= begin - t else first for t in range(end + 1, begin)]
+        free = [mask & (frame == 0) for mask, frame in zip(held, stack[end + 1 : begin])]
+        painted = [np.count_nonzero(mask) for mask in free]
+        wanted = [rules.gap_fill_background * np.count_nonzero(mask) for mask in held]
+        if all(count and count >= share for count, share in zip(painted, wanted)):
+            for frame, mask in zip(stack[end + 1 : begin], free):
+                frame[mask] = parent
+            graph.nodes[parent]["end"] = begin - 1
+            _relabel_track(stack, graph, label, parent)
+
+
 def compact(stack: np.ndarray, graph: nx.DiGraph) -> nx.DiGraph:
     """Renumber tracks 1..N in order of their first frame, in place for ``stack``."""
     order = sorted(graph.nodes, key=lambda node: (graph.nodes[node]["begin"], node))
@@ -376,8 +452,9 @@ def build_lineage(
 ) -> tuple[np.ndarray, list[Track]]:
     """Merged labels (T, H, W) in, CTC-consistent labels and tracks out (frames counted from 0).
 
-    Flickers merge into the object they over-split, parents follow :func:`link_tracks`, and the
-    flickers left unlinked beside an earlier object go; no track ends up with more than two children.
+    Flickers merge into the object they over-split, parents follow :func:`link_tracks`, the
+    flickers left unlinked beside an earlier object go, and :func:`fill_gaps` closes the gaps of
+    cells that last; no track ends up with more than two children.
     """
     stack = np.array(stack, dtype=np.int32)
     if any(band > 0 for band in border_band):
@@ -388,5 +465,6 @@ def build_lineage(
     merge_flickers(stack, graph, rules)
     link_tracks(stack, graph, rules)
     drop_flickers(stack, graph, rules)
+    fill_gaps(stack, graph, rules)
     graph = compact(stack, graph)
     return stack, tracks_from_graph(graph)

@@ -63,10 +63,7 @@ def read_all(folder: Path, prefix: str, count: int) -> list[np.ndarray]:
 @pytest.mark.parametrize(
     "dataset, masks, frames",
     [
-        pytest.param(
-            "DIC-C2DH-HeLa", "01_ST/SEG/man_seg", 84,
-            marks=pytest.mark.xfail(strict=True, reason="division F1 0.8 on the silver truth: 6 of 8 found, 1 false"),
-        ),
+        ("DIC-C2DH-HeLa", "01_ST/SEG/man_seg", 84),
         ("Fluo-N2DH-SIM+", "01_GT/SEG/man_seg", 65),
     ],
 )
