@@ -51,6 +51,7 @@ class Track:
     parent: int
 
 
+MASK_COMPRESSION = tifffile.COMPRESSION.ADOBE_DEFLATE  # zlib
 # What the official tools can decode: their libtiff is built without zstd, webp, jpeg-xl, ...
 READABLE_COMPRESSIONS = frozenset({"NONE", "LZW", "PACKBITS", "ADOBE_DEFLATE", "DEFLATE"})
 
@@ -254,8 +255,9 @@ def mask_name(index: int, digits: int) -> str:
     return f"mask{index:0{digits}d}.tif"
 
 
-def write_mask(path: Path, labels: np.ndarray) -> None:
-    """Write a 2D uint16 label image with zlib compression (the official tools reject zstd).
+def write_mask(path: Path, labels: np.ndarray) -> np.ndarray:
+    """Write a 2D uint16 label image with zlib compression (the official tools reject zstd); returns
+    the image written, whose header :func:`mask_layout` gives without reading the file.
 
     The file appears under its name only once complete, so an interrupted run never leaves
     a truncated mask that looks valid.
@@ -269,8 +271,15 @@ def write_mask(path: Path, labels: np.ndarray) -> None:
         raise ValueError("labels do not fit in uint16")
     path = Path(path)
     partial = path.with_name(path.name + ".part")
-    tifffile.imwrite(partial, labels.astype(np.uint16), compression="zlib", photometric="minisblack", metadata=None)
+    mask = labels.astype(np.uint16)
+    tifffile.imwrite(partial, mask, compression=MASK_COMPRESSION, photometric="minisblack", metadata=None)
     os.replace(partial, path)
+    return mask
+
+
+def mask_layout(mask: np.ndarray) -> TiffLayout:
+    """The header :func:`write_mask` gives the file of ``mask``, as :func:`tiff_layout` would read it."""
+    return TiffLayout(mask.shape, mask.dtype, 1, MASK_COMPRESSION.name)
 
 
 def write_atomically(path: Path, save: Callable[[Path], object]) -> None:

@@ -1,8 +1,11 @@
 """From a raw sequence folder to a written result: the stages chained, streamed and timed.
 
 Frames flow one at a time through reading, the network, pair clustering and the IoU merge;
-only the merged 256x256 labels of the whole sequence are held (for lineage). Upsampled masks
-are written one at a time into the submission folder.
+only the merged 256x256 labels of the whole sequence are held, for the lineage (T x 256 x 256 x
+4 bytes: 22 MB for the 84 frames of DIC-HeLa, twice that while the lineage copies them). Then
+each frame is upsampled, relabelled and written exactly once, and checked as it is written: one
+frame at the original size is in memory at a time (beside each label's first and last region for
+the daughter check, 0.8 MB for DIC-HeLa 01), and no mask is read back.
 """
 
 from __future__ import annotations
@@ -34,15 +37,17 @@ from ctc_submit.presets import Preset
 from ctc_submit.submission import SubmissionWriter
 from ctc_submit.tracking.clustering import Mode, background_embedding, start_worker, timed_cluster_pair
 from ctc_submit.tracking.lineage import (
+    Reconciler,
     build_lineage,
     count_divisions,
     graph_from_tracks,
-    reconcile,
+    relabel_frame,
     rules_of,
     tracks_from_graph,
 )
 from ctc_submit.tracking.merge import merge_pairs
 from ctc_submit.tracking.upsample import largest_pieces, upsample_labels
+from ctc_submit.validate import labels_present
 
 if TYPE_CHECKING:
     from ctc_submit.tracker import Model
@@ -333,28 +338,42 @@ def track_pairs(
         stack, tracks = build_lineage(np.stack(merged), rules_of(preset), border_band(preset, shape))
     del merged
     with SubmissionWriter(Path(output_dir), digits, overwrite, protected) as writer:
-        present = []
-        for index, labels in enumerate(stack):
-            with clock.stage("upsample"):
-                full = largest_pieces(upsample_labels(labels, shape, preset.upsample_smoothing))
-                present.append(set(np.unique(full).tolist()) - {0})
-            with clock.stage("write"):
-                writer.write(index, full)
-            report("write", index + 1, len(stack))
-        with clock.stage("lineage"):
-            graph, relabel = reconcile(present, graph_from_tracks(tracks))
-            tracks = tracks_from_graph(graph)
+        tracks, objects = write_tracked(stack, tracks, shape, preset.upsample_smoothing, writer, clock, report)
         with clock.stage("write"):
-            for index, mapping in enumerate(relabel):
-                if mapping:
-                    writer.relabel(index, mapping)
             validation = writer.commit(tracks)
     seconds = {name: clock.seconds.get(name, 0.0) for name in STAGES}
-    objects = sum(len(labels) for labels in present)
     return PipelineResult(
         frames=len(stack), shape=shape, objects=objects, tracks=tracks, divisions=count_divisions(tracks),
         seconds=seconds, warnings=validation.warnings, clustering_seconds=busy.get("clustering", 0.0),
     )  # fmt: skip
+
+
+def write_tracked(
+    stack: np.ndarray,
+    tracks: list[Track],
+    shape: tuple[int, int],
+    smoothing: float,
+    writer: SubmissionWriter,
+    clock: StageClock,
+    progress: Progress,
+) -> tuple[list[Track], int]:
+    """Write the lineage's labels (T, 256, 256) at ``shape``, each frame once: upsampled, then
+    relabelled where upsampling lost an object (:class:`Reconciler`, which needs only the frames
+    before). Returns the tracks of what was written and its number of objects."""
+    reconciler = Reconciler(graph_from_tracks(tracks), max((track.label for track in tracks), default=0) + 1)
+    objects = 0
+    for index, labels in enumerate(stack):
+        with clock.stage("upsample"):
+            full = largest_pieces(upsample_labels(labels, shape, smoothing))
+            present = labels_present(full)
+        with clock.stage("lineage"):
+            relabel_frame(full, reconciler.frame(present))
+        with clock.stage("write"):
+            writer.write(index, full)
+        objects += len(present)
+        progress("write", index + 1, len(stack))
+    with clock.stage("lineage"):
+        return tracks_from_graph(reconciler.graph()), objects
 
 
 def run_pipeline(

@@ -1,8 +1,9 @@
 """Writing a result folder atomically: complete and valid, or not there at all.
 
-Masks are written one frame at a time into a hidden sibling folder; only when every mask and
-``res_track.txt`` are written and the folder passes :func:`ctc_submit.validate.validate_result`
-does it replace the destination. An interrupted or failed run leaves the destination untouched.
+Masks are written one frame at a time into a hidden sibling folder, each checked as it is
+written; only when every mask and ``res_track.txt`` are written and the result passes the rules
+of :func:`ctc_submit.validate.validate_result` does the folder replace the destination. An
+interrupted or failed run leaves the destination untouched.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ctc_submit.download import require_space
-from ctc_submit.io import CTCInputError, Track, mask_name, read_labels, write_mask, write_tracks
-from ctc_submit.validate import TRACK_FILE, ValidationReport, validate_result
+from ctc_submit.io import CTCInputError, Track, mask_layout, mask_name, write_mask, write_tracks
+from ctc_submit.validate import TRACK_FILE, MaskScan, ValidationReport, validate_written
 
 # What a previous result may hold: masks, the track file and the evaluators' logs. --overwrite
 # replaces nothing else, so a mistyped destination can never delete the user's data.
@@ -111,8 +112,9 @@ def remove_stale_working_folders(destination: Path) -> None:
 class SubmissionWriter:
     """Context manager collecting masks in a temporary folder next to ``destination``.
 
-    Use :meth:`write` per frame, :meth:`relabel` to fix frames already written, then
-    :meth:`commit` with the tracks; leaving the block without committing removes everything.
+    Use :meth:`write` once per frame, in order (each mask is checked as it is written and never
+    read back), then :meth:`commit` with the tracks; leaving the block without committing removes
+    everything.
     """
 
     def __init__(self, destination: Path, digits: int, overwrite: bool = False, protected: Sequence[Path] = ()) -> None:
@@ -121,6 +123,8 @@ class SubmissionWriter:
         self.overwrite = overwrite
         self.protected = list(protected)
         self.folder: Path | None = None
+        self.scan = MaskScan()
+        self.frames = 0
 
     def __enter__(self) -> SubmissionWriter:
         check_destination(self.destination, self.overwrite, self.protected)
@@ -140,25 +144,23 @@ class SubmissionWriter:
         prefix = f".{self.destination.name}.pid{os.getpid()}."
         return Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=self.destination.parent))
 
-    def path(self, index: int) -> Path:
-        assert self.folder is not None, "SubmissionWriter used outside its with-block"
-        return self.folder / mask_name(index, self.digits)
-
     def write(self, index: int, labels: np.ndarray) -> None:
-        write_mask(self.path(index), labels)
-
-    def relabel(self, index: int, mapping: dict[int, int]) -> None:
-        """Apply {old: new} to an already written frame (new labels must not be in use there)."""
-        labels = read_labels(self.path(index))
-        for old, new in mapping.items():
-            labels[labels == old] = new
-        write_mask(self.path(index), labels)
+        """Write and check the mask of frame ``index``, the frame after the last one written."""
+        assert self.folder is not None, "SubmissionWriter used outside its with-block"
+        if index != self.frames:
+            raise ValueError(f"frame {index} written out of order: frame {self.frames} is next")
+        name = mask_name(index, self.digits)
+        mask = write_mask(self.folder / name, labels)
+        self.scan.add_mask(index, name, mask, mask_layout(mask))
+        self.frames += 1
 
     def commit(self, tracks: Iterable[Track]) -> ValidationReport:
-        """Write the tracks, validate the folder and move it into place; returns the validation (warnings only)."""
+        """Write the tracks, validate the result against the masks' scan and move the folder into place;
+        returns the validation (warnings only)."""
         assert self.folder is not None, "SubmissionWriter used outside its with-block"
-        write_tracks(self.folder / TRACK_FILE, list(tracks))
-        report = validate_result(self.folder, num_digits=self.digits)
+        tracks = list(tracks)
+        write_tracks(self.folder / TRACK_FILE, tracks)
+        report = validate_written(self.scan, self.frames, self.digits, tracks)
         if not report.ok:
             raise InvalidResultError("result breaks CTC rules: " + "; ".join(report.errors))
         check_destination(self.destination, self.overwrite, self.protected)

@@ -3,8 +3,8 @@
 A result the official TRAMeasure rejects scores nothing, and its messages name neither the
 frame nor the reason. This module applies the same rules, says which one failed, where
 (frame, label) and why, and separates hard errors (the official tool rejects the result)
-from warnings (accepted, but probably not what was meant). Frames are read one at a time,
-so a long sequence never has to fit in memory.
+from warnings (accepted, but probably not what was meant). Frames are checked one at a time,
+read from a folder or as a result is being written, so a long sequence never has to fit in memory.
 """
 
 from __future__ import annotations
@@ -193,18 +193,6 @@ def connected_pieces(region: np.ndarray) -> tuple[np.ndarray, int]:
     return ndimage.label(region, structure=np.ones((3,) * region.ndim, dtype=bool))
 
 
-def disconnected_labels(mask: np.ndarray, labels: np.ndarray) -> list[int]:
-    """Labels made of more than one connected region (see :func:`connected_pieces`)."""
-    boxes = ndimage.find_objects(mask)
-    split = []
-    for label in labels:
-        box = boxes[int(label) - 1]
-        _, pieces = connected_pieces(mask[box] == label)
-        if pieces > 1:
-            split.append(int(label))
-    return split
-
-
 def check_track_table(tracks: list[Track], report: ValidationReport) -> dict[int, Track]:
     """Rules on res_track.txt alone; returns the well-formed tracks by label (those the masks are checked against)."""
     counts = Counter(track.label for track in tracks)
@@ -288,60 +276,174 @@ def add_grouped(target: list[str], problems: dict[str, list[tuple[int, str]]]) -
         target.append(where(frames, files=[names[0], names[-1]] if len(names) > 1 else names) + problem)
 
 
-@dataclass
+@dataclass(frozen=True)
+class Region:
+    """Where one label lies in one mask: the corner of its bounding box and its pixels inside the box."""
+
+    corner: tuple[int, ...]
+    inside: np.ndarray
+
+    @classmethod
+    def of(cls, inside: np.ndarray) -> Region:
+        """The region of a whole-mask boolean image (not empty)."""
+        (box,) = ndimage.find_objects(inside.view(np.uint8))
+        return cls(tuple(axis.start for axis in box), inside[box])
+
+
+Place = tuple[int, int]  # (label, frame)
+
+
+def regions_touch(mother: Region | None, daughter: Region | None) -> bool:
+    """Whether the daughter comes within DAUGHTER_DISTANCE pixels of the mother (as dilating the whole
+    mask would find: the dilated mother is cut to the daughter's box); False where either is absent."""
+    if mother is None or daughter is None:
+        return False
+    grown = ndimage.binary_dilation(np.pad(mother.inside, DAUGHTER_DISTANCE), iterations=DAUGHTER_DISTANCE)
+    corner = [start - DAUGHTER_DISTANCE for start in mother.corner]
+    low = [max(a, b) for a, b in zip(corner, daughter.corner)]
+    high = [min(a + size, b + other) for a, size, b, other in zip(corner, grown.shape, daughter.corner, daughter.inside.shape)]
+    if any(start >= stop for start, stop in zip(low, high)):
+        return False
+    near = grown[tuple(slice(start - a, stop - a) for start, stop, a in zip(low, high, corner))]
+    inside = daughter.inside[tuple(slice(start - b, stop - b) for start, stop, b in zip(low, high, daughter.corner))]
+    return bool((near & inside).any())
+
+
 class MaskScan:
-    """What one pass over the masks found; (frame, file name) pairs say where."""
+    """One pass over the masks, a frame at a time and in order, from their files (:meth:`add_file`) or
+    as they are written (:meth:`add_mask`): what each frame holds and breaks; (frame, file name) pairs
+    say where.
 
-    presence: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
-    split: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
-    checked: set[int] = field(default_factory=set)
-    missing: list[tuple[int, str]] = field(default_factory=list)
-    empty: list[tuple[int, str]] = field(default_factory=list)
-    problems: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
+    It also settles the daughter check (:meth:`touches`, for :func:`check_lineage`) without going back
+    to a mask. When the track table is known before the masks, its (mother's last, daughter's first)
+    ``pairs`` are compared as soon as both masks are seen, and each region is let go once its pairs
+    are settled. Otherwise each label's first and last region are kept, which is what a track table
+    that agrees with the masks points to.
+    """
 
+    def __init__(self, gt_files: dict[int, Path] | None = None, pairs: set[tuple[Place, Place]] | None = None) -> None:
+        self.gt_files = gt_files or {}
+        self.presence: dict[int, list[int]] = defaultdict(list)
+        self.split: dict[int, list[int]] = defaultdict(list)
+        self.checked: set[int] = set()
+        self.missing: list[tuple[int, str]] = []
+        self.empty: list[tuple[int, str]] = []
+        self.problems: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        self.pairs = pairs
+        self.touching: dict[tuple[Place, Place], bool] = {}
+        self.regions: dict[Place, Region] = {}
+        self._reference: tuple[tuple[int, ...], str] | None = None
+        self._last: dict[int, int] = {}
+        self._due: dict[int, list[tuple[Place, Place]]] = defaultdict(list)  # pairs by the frame that completes them
+        self._needed_until: dict[Place, int] = {}
+        for pair in pairs or ():
+            complete = max(pair[0][1], pair[1][1])
+            self._due[complete].append(pair)
+            for place in pair:
+                self._needed_until[place] = max(self._needed_until.get(place, complete), complete)
 
-def scan_masks(res_dir: Path, sequence: SequenceFrames) -> MaskScan:
-    """Check each frame's mask file and record which labels it holds, one frame in memory at a time."""
-    scan = MaskScan()
-    reference_shape: tuple[int, ...] | None = None
-    reference = "the GT"
-    for frame in sequence.frames:
-        name = mask_name(frame, sequence.digits)
-        path = res_dir / name
+    def add_file(self, frame: int, path: Path) -> None:
+        """Check the mask file of ``frame`` (reading its pixels only when its header is usable)."""
+        mask = self._read(frame, path)
+        if mask is not None:
+            self._scan(frame, path.name, mask)
+        self._settle(frame)
+
+    def add_mask(self, frame: int, name: str, mask: np.ndarray, layout: TiffLayout) -> None:
+        """Check the mask of ``frame`` as it is written to the file ``name`` with ``layout``."""
+        if self._usable(frame, name, layout):
+            self._scan(frame, name, mask)
+        self._settle(frame)
+
+    def touches(self, mother: Place, daughter: Place) -> bool:
+        """Whether the daughter's region comes near the mother's (:func:`regions_touch`); both frames scanned."""
+        if self.pairs is None:
+            return regions_touch(self.regions.get(mother), self.regions.get(daughter))
+        return self.touching[mother, daughter]
+
+    def _read(self, frame: int, path: Path) -> np.ndarray | None:
+        name = path.name
         if not path.is_file():
-            scan.missing.append((frame, name))
-            continue
+            self.missing.append((frame, name))
+            return None
         try:
             layout = tiff_layout(path)
         except CTCInputError as error:
-            scan.problems[str(error).removeprefix(f"{path}: ")].append((frame, name))
-            continue
-        if sequence.gt_files:
-            expected = tiff_layout(sequence.gt_files[frame]).shape
+            self.problems[str(error).removeprefix(f"{path}: ")].append((frame, name))
+            return None
+        if not self._usable(frame, name, layout):
+            return None
+        try:
+            return read_labels(path)
+        except CTCInputError as error:  # a header that reads but pixel data that does not decode
+            self.problems[str(error).removeprefix(f"{path}: ")].append((frame, name))
+            return None
+
+    def _usable(self, frame: int, name: str, layout: TiffLayout) -> bool:
+        if self.gt_files:
+            expected, reference = tiff_layout(self.gt_files[frame]).shape, "the GT"
         else:
-            if reference_shape is None:
-                reference_shape, reference = layout.shape, f"the first mask ({name})"
-            expected = reference_shape
+            if self._reference is None:
+                self._reference = layout.shape, f"the first mask ({name})"
+            expected, reference = self._reference
         problems, usable = layout_problems(layout, expected, reference)
         for problem in problems:
-            scan.problems[problem].append((frame, name))
-        if not usable:
-            continue
-        try:
-            mask = read_labels(path)
-        except CTCInputError as error:  # a header that reads but pixel data that does not decode
-            scan.problems[str(error).removeprefix(f"{path}: ")].append((frame, name))
-            continue
+            self.problems[problem].append((frame, name))
+        return usable
+
+    def _scan(self, frame: int, name: str, mask: np.ndarray) -> None:
         labels = labels_present(mask)
-        scan.checked.add(frame)
+        self.checked.add(frame)
         if not len(labels):
-            scan.empty.append((frame, name))
-        for label in labels:
-            scan.presence[int(label)].append(frame)
-        if mask.dtype == np.uint16:
-            for label in disconnected_labels(mask, labels):
-                scan.split[label].append(frame)
-    return scan
+            self.empty.append((frame, name))
+        boxes = ndimage.find_objects(mask) if mask.dtype == np.uint16 else None
+        for label in map(int, labels):
+            self.presence[label].append(frame)
+            region = None
+            if boxes is not None:
+                box = boxes[label - 1]
+                region = Region(tuple(axis.start for axis in box), mask[box] == label)
+                if connected_pieces(region.inside)[1] > 1:
+                    self.split[label].append(frame)
+            if self.pairs is None or (label, frame) in self._needed_until:
+                self._keep(label, frame, region if region is not None else Region.of(mask == label))
+
+    def _keep(self, label: int, frame: int, region: Region) -> None:
+        if self.pairs is None:
+            last = self._last.get(label)
+            if last is not None and last != self.presence[label][0]:
+                del self.regions[label, last]
+            self._last[label] = frame
+        self.regions[label, frame] = region
+
+    def _settle(self, frame: int) -> None:
+        """Compare the pairs that ``frame`` completes, and let go of the regions no pair needs any more."""
+        for mother, daughter in self._due.pop(frame, []):
+            self.touching[mother, daughter] = regions_touch(self.regions.get(mother), self.regions.get(daughter))
+        if self.pairs is not None:
+            for place in [place for place in self.regions if self._needed_until[place] <= frame]:
+                del self.regions[place]
+
+
+def daughter_pairs(tracks: Iterable[Track]) -> set[tuple[Place, Place]]:
+    """The (mother's last, daughter's first) (label, frame) pairs of the daughter check, by every line
+    of the track table (it is not checked yet): each mother with two or more daughters."""
+    tracks = list(tracks)
+    children = Counter(track.parent for track in tracks if track.parent)
+    ends: dict[int, list[int]] = defaultdict(list)
+    for track in tracks:
+        ends[track.label].append(track.end)
+    return {
+        ((track.parent, end), (track.label, track.begin))
+        for track in tracks
+        if children[track.parent] >= 2
+        for end in ends[track.parent]
+    }
+
+
+def check_digits(num_digits: int | None) -> None:
+    if num_digits is not None and num_digits < MIN_DIGITS:
+        raise CTCInputError(f"digit count of the mask names must be at least {MIN_DIGITS}, got {num_digits}", "num_digits")
 
 
 def validate_result(res_dir: Path, gt_dir: Path | None = None, num_digits: int | None = None) -> ValidationReport:
@@ -354,8 +456,7 @@ def validate_result(res_dir: Path, gt_dir: Path | None = None, num_digits: int |
     res_dir = Path(res_dir)
     if not res_dir.is_dir():
         raise CTCInputError(f"{res_dir}: folder not found")
-    if num_digits is not None and num_digits < MIN_DIGITS:
-        raise CTCInputError(f"digit count of the mask names must be at least {MIN_DIGITS}, got {num_digits}", "num_digits")
+    check_digits(num_digits)
     report = ValidationReport()
     masks = mask_files(res_dir)
     if gt_dir is not None:
@@ -365,10 +466,31 @@ def validate_result(res_dir: Path, gt_dir: Path | None = None, num_digits: int |
     tracks = read_track_file(res_dir, report)
     if sequence is None:
         return report
-
-    scan = scan_masks(res_dir, sequence)
-
+    scan = MaskScan(sequence.gt_files, daughter_pairs(tracks or []))
+    for frame in sequence.frames:
+        scan.add_file(frame, res_dir / mask_name(frame, sequence.digits))
     check_names(masks, sequence, {frame for frame, _ in scan.missing}, report)
+    check_scan(scan, sequence, tracks, report)
+    return report
+
+
+def validate_written(scan: MaskScan, frames: int, digits: int, tracks: list[Track]) -> ValidationReport:
+    """What :func:`validate_result` says of a folder holding ``tracks`` as res_track.txt and the masks
+    of frames 0..``frames``-1 that ``scan`` checked as they were written, without reading anything back.
+
+    The same report, except for a result whose mother or daughter also lies in the masks outside
+    its declared frames (an error already): its daughter warnings may differ.
+    """
+    check_digits(digits)
+    report = ValidationReport()
+    sequence = result_sequence([(frame, Path(mask_name(frame, digits))) for frame in range(frames)], digits, report)
+    if sequence is not None:
+        check_scan(scan, sequence, tracks, report)
+    return report
+
+
+def check_scan(scan: MaskScan, sequence: SequenceFrames, tracks: list[Track] | None, report: ValidationReport) -> None:
+    """The rules on what the masks hold, and on the track table against them."""
     if scan.missing:
         add_grouped(report.errors, {"mask not found (every frame needs one, even an empty one)": scan.missing})
     add_grouped(report.errors, scan.problems)
@@ -382,13 +504,10 @@ def validate_result(res_dir: Path, gt_dir: Path | None = None, num_digits: int |
     if tracks is not None:
         valid = check_track_table(tracks, report)
         check_consistency(valid, {track.label for track in tracks}, scan.presence, sequence, scan.checked, report)
-        check_lineage(res_dir, valid, sequence, scan.checked, report)
-    return report
+        check_lineage(valid, sequence, scan, report)
 
 
-def check_lineage(
-    res_dir: Path, tracks: dict[int, Track], sequence: SequenceFrames, checked: set[int], report: ValidationReport
-) -> None:
+def check_lineage(tracks: dict[int, Track], sequence: SequenceFrames, scan: MaskScan, report: ValidationReport) -> None:
     """Warnings about lineages no cell produces (the official tools accept them): more than two
     children, one-frame tracks that neither start nor end the sequence, daughters away from their mother."""
     children: dict[int, list[Track]] = defaultdict(list)
@@ -414,17 +533,13 @@ def check_lineage(
             continue
         end = tracks[parent].end
         for kid in kids:
-            if end in checked and kid.begin in checked and not _overlaps(res_dir, sequence.digits, parent, end, kid):
+            if end not in scan.checked or kid.begin not in scan.checked:
+                continue
+            if not scan.touches((parent, end), (kid.label, kid.begin)):
                 report.warnings.append(
                     where([kid.begin], kid.label) + f"daughter of {parent} does not overlap its mother's last mask "
                     f"(frame {end}); accepted, but daughters appear where their mother was"
                 )
-
-
-def _overlaps(res_dir: Path, digits: int, parent: int, end: int, kid: Track) -> bool:
-    mother = read_labels(res_dir / mask_name(end, digits)) == parent
-    daughter = read_labels(res_dir / mask_name(kid.begin, digits)) == kid.label
-    return bool((ndimage.binary_dilation(mother, iterations=DAUGHTER_DISTANCE) & daughter).any())
 
 
 def read_track_file(res_dir: Path, report: ValidationReport) -> list[Track] | None:

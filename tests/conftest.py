@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real CTC data and the official evaluators' verdicts live."""
+"""Shared fixtures: where the real CTC data and the official evaluators' verdicts live; the TIFFs a test writes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import tifffile
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("CTC_SUBMIT_SHARED", REPO_ROOT.parent / "shared"))
@@ -52,3 +53,17 @@ def ctc_data(shared_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def eval_fixtures(shared_dir: Path) -> Path:
     return require(shared_dir / "eval-fixtures")
+
+
+@pytest.fixture()
+def tiff_writes(monkeypatch) -> list[str]:
+    """The names of the TIFF files written during the test, in order, once per write."""
+    written: list[str] = []
+    imwrite = tifffile.imwrite
+
+    def counting(path, *args, **kwargs):
+        written.append(Path(path).name)
+        return imwrite(path, *args, **kwargs)
+
+    monkeypatch.setattr(tifffile, "imwrite", counting)
+    return written

@@ -17,6 +17,7 @@ from ctc_submit.io import (
     Track,
     format_tracks,
     list_frames,
+    mask_layout,
     mask_name,
     parse_tracks,
     read_frame,
@@ -148,7 +149,8 @@ def test_mask_round_trip_is_uint16_zlib(tmp_path, dtype):
     high = 2 if dtype is bool else min(np.iinfo(dtype).max, 65535)
     labels = rng.integers(0, high, size=(33, 47)).astype(dtype)
     path = tmp_path / "mask007.tif"
-    write_mask(path, labels)
+    written = write_mask(path, labels)
+    assert mask_layout(written) == tiff_layout(path), "the layout a written mask is checked with is its file's"
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
         assert len(tif.pages) == 1
@@ -158,6 +160,7 @@ def test_mask_round_trip_is_uint16_zlib(tmp_path, dtype):
     back = read_labels(path)
     assert back.dtype == np.uint16
     np.testing.assert_array_equal(back, labels.astype(np.uint16))
+    np.testing.assert_array_equal(written, back)
     assert [p.name for p in tmp_path.iterdir()] == ["mask007.tif"]
 
 

@@ -9,7 +9,7 @@ import pytest
 from ctc_layout import copy_first_frames, save_tiny_model
 from synthetic import overlapping_pairs, synthetic_sequence
 
-from ctc_submit.io import CTCInputError, read_labels, read_tracks, write_mask
+from ctc_submit.io import CTCInputError, Track, read_labels, read_tracks, write_mask
 from ctc_submit.pipeline import (
     STAGES,
     CorePlan,
@@ -20,8 +20,10 @@ from ctc_submit.pipeline import (
     prefetched,
     run_pipeline,
     track_pairs,
+    write_tracked,
 )
 from ctc_submit.presets import get_preset
+from ctc_submit.submission import SubmissionWriter
 from ctc_submit.tracker import load
 from ctc_submit.validate import validate_result
 
@@ -64,6 +66,27 @@ def test_synthetic_embeddings_become_a_valid_result_at_the_original_size(ctc_dat
     truth_objects = sum(len(np.unique(labels[labels > 0])) for labels, _ in frames)
     assert abs(result.objects - truth_objects) <= 3  # objects inside the border band are dropped
     assert events[0] == ("track", 1, 6) and events[-1] == ("write", 6, 6)
+
+
+def test_objects_lost_in_upsampling_are_reconciled_while_each_mask_is_written_once(tmp_path, tiff_writes):
+    """Cell 1 shrinks to a dot in frame 1 and cell 2 in frame 2, before dividing: upsampling loses both
+    dots, so 1 continues under a new label after its gap and 2 ends a frame early, still the mother."""
+    stack = np.zeros((4, 32, 32), np.int32)
+    stack[:, 4:12, 4:12] = 1
+    stack[1, 4:12, 4:12] = 0
+    stack[1, 8, 8] = 1
+    stack[:2, 18:28, 18:28] = 2
+    stack[2, 22, 22] = 2
+    stack[3, 18:28, 18:22], stack[3, 18:28, 23:28] = 3, 4
+    tracks = [Track(1, 0, 3, 0), Track(2, 0, 2, 0), Track(3, 3, 3, 2), Track(4, 3, 3, 2)]
+    with SubmissionWriter(tmp_path / "01_RES", 3) as writer:
+        result, objects = write_tracked(stack, tracks, (64, 64), PRESET.upsample_smoothing, writer, StageClock(), lambda *_: None)
+        assert writer.commit(result).ok
+    assert tiff_writes == [f"mask00{index}.tif.part" for index in range(4)]
+    assert result == [Track(1, 0, 0, 0), Track(2, 0, 1, 0), Track(3, 3, 3, 2), Track(4, 3, 3, 2), Track(5, 2, 3, 1)]
+    assert objects == 7
+    masks = [read_labels(tmp_path / "01_RES" / f"mask00{index}.tif") for index in range(4)]
+    assert [sorted(np.unique(mask[mask > 0]).tolist()) for mask in masks] == [[1, 2], [2], [5], [3, 4, 5]]
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import imagecodecs
 import numpy as np
 import pytest
+import tifffile
 
 from ctc_submit import download
 from ctc_submit.io import CTCInputError, Track, read_labels, read_tracks
@@ -101,14 +103,21 @@ def test_a_destination_that_is_a_file_is_refused(tmp_path):
         write(tmp_path / "01_RES", overwrite=True)
 
 
-def test_frames_already_written_can_be_relabelled(tmp_path):
-    destination = tmp_path / "01_RES"
-    with SubmissionWriter(destination, 3) as writer:
+def test_each_mask_is_written_once_in_order_and_never_read_back(tmp_path, monkeypatch, tiff_writes):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a mask was read back")
+
+    monkeypatch.setattr(tifffile, "TiffFile", refuse)
+    monkeypatch.setattr(imagecodecs, "tiff_decode", refuse)
+    with SubmissionWriter(tmp_path / "01_RES", 3) as writer:
+        with pytest.raises(ValueError, match="frame 1 written out of order: frame 0 is next"):
+            writer.write(1, frames()[1])
         for index, frame in enumerate(frames()):
             writer.write(index, frame)
-        writer.relabel(1, {1: 3})
-        writer.commit([Track(1, 0, 0, 0), Track(2, 1, 1, 0), Track(3, 1, 1, 1)])
-    assert set(np.unique(read_labels(destination / "mask001.tif"))) == {0, 2, 3}
+        with pytest.raises(ValueError, match="frame 1 written out of order: frame 2 is next"):
+            writer.write(1, frames()[1])
+        assert writer.commit(TRACKS).ok
+    assert tiff_writes == ["mask000.tif.part", "mask001.tif.part"]
 
 
 @pytest.mark.parametrize("foreign", ["notes.txt", "t000.tif", "TRA/"])

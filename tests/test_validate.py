@@ -14,8 +14,8 @@ from golden_cases import GOLDEN_CASES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ctc_submit.io import CTCInputError, Track, mask_name, read_labels, write_mask, write_tracks
-from ctc_submit.validate import frame_ranges, validate_result
+from ctc_submit.io import CTCInputError, Track, mask_layout, mask_name, read_labels, write_mask, write_tracks
+from ctc_submit.validate import MaskScan, frame_ranges, validate_result, validate_written
 
 # Without the GT the digit count comes from the masks, so 4-digit masks are a valid sequence.
 NEEDS_GT = {"bad_four_digits"}
@@ -391,3 +391,51 @@ def test_a_clean_division_gives_no_lineage_warning(tmp_path):
     tracks = [Track(1, 0, 1, 0), Track(2, 2, 3, 1), Track(3, 2, 3, 1)]
     report = validate_result(lineage_result(tmp_path, frames, tracks))
     assert report.ok and report.warnings == []
+
+
+# --- masks checked as they are written -------------------------------------------------------
+
+RECTANGLES = st.lists(
+    st.tuples(st.integers(1, 5), st.integers(0, 9), st.integers(0, 9), st.integers(1, 4), st.integers(1, 4)), max_size=5
+)
+ANY_TRACK = st.builds(Track, st.integers(-1, 6), st.integers(-1, 6), st.integers(-1, 6), st.integers(-1, 6))
+
+
+def paint(objects: list[tuple[int, int, int, int, int]]) -> np.ndarray:
+    """(label, row, col, height, width) rectangles painted in order on a 12x12 mask."""
+    mask = np.zeros((12, 12), np.uint16)
+    for label, row, col, height, width in objects:
+        mask[row : row + height, col : col + width] = label
+    return mask
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(RECTANGLES, min_size=1, max_size=6), st.booleans(), st.data())
+def test_masks_checked_as_they_are_written_give_the_report_of_their_folder(frames, agree, data):
+    """Touching, distant, split, vanishing and reappearing objects under a track table that agrees with
+    them (each label the daughter of a random earlier one) or any table: the same errors as the folder,
+    and the same warnings unless a label lies in the masks outside its declared frames (then the
+    daughter check may differ)."""
+    masks = [paint(objects) for objects in frames]
+    present: dict[int, list[int]] = {}
+    for index, mask in enumerate(masks):
+        for label in np.unique(mask[mask > 0]).tolist():
+            present.setdefault(label, []).append(index)
+    if agree:
+        tracks = []
+        for label, seen in sorted(present.items()):
+            earlier = [other for other, frames_of in present.items() if frames_of[-1] < seen[0]]
+            tracks.append(Track(label, seen[0], seen[-1], data.draw(st.sampled_from(earlier)) if earlier else 0))
+    else:
+        tracks = data.draw(st.lists(ANY_TRACK, max_size=6))
+    scan = MaskScan()
+    with tempfile.TemporaryDirectory() as root:
+        for index, mask in enumerate(masks):
+            written = write_mask(Path(root) / mask_name(index, 3), mask)
+            scan.add_mask(index, mask_name(index, 3), written, mask_layout(written))
+        write_tracks(Path(root) / "res_track.txt", tracks)
+        expected = validate_result(Path(root), num_digits=3)
+    report = validate_written(scan, len(masks), 3, tracks)
+    assert report.errors == expected.errors
+    if not any("in the mask outside" in error for error in expected.errors):
+        assert report.warnings == expected.warnings

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import networkx as nx
 import numpy as np
@@ -18,11 +18,7 @@ from scipy import ndimage
 from ctc_submit.io import Track
 from ctc_submit.overlap import overlap
 from ctc_submit.presets import Preset
-
-
-def presence(stack: Iterable[np.ndarray]) -> list[set[int]]:
-    """The non-zero labels present in each frame."""
-    return [set(np.unique(frame).tolist()) - {0} for frame in stack]
+from ctc_submit.validate import labels_present
 
 
 def graph_from_tracks(tracks: Iterable[Track]) -> nx.DiGraph:
@@ -81,58 +77,102 @@ def _runs(frames: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def reconcile(present: Sequence[set[int]], graph: nx.DiGraph) -> tuple[nx.DiGraph, list[dict[int, int]]]:
-    """Tracks that agree with the pixels: the lineage ``graph`` rebuilt from what each frame holds.
+def split_runs(stack: np.ndarray) -> nx.DiGraph:
+    """One track per unbroken run of frames of each label, relabelled in place: a label's first run
+    keeps it, its later runs take new labels above every label of ``stack``, label by label.
 
-    A label absent from every frame is dropped and its children re-pointed to its nearest
-    surviving ancestor, unless that would give it more than two children (they become roots); a
-    label that reappears after a gap continues as a new label whose parent is the part before the
-    gap; labels with no node in ``graph`` start parentless tracks. Returns the new graph and, per
-    frame, the relabelling {old: new} that the frames need.
+    The runs are not linked: a label back after a gap is judged by :func:`link_tracks` like any new track.
     """
     frames_of: dict[int, list[int]] = defaultdict(list)
-    for frame, labels in enumerate(present):
-        for label in labels:
-            frames_of[label].append(frame)
-    next_label = max([*frames_of, *graph.nodes, 0]) + 1
-    relabel: list[dict[int, int]] = [{} for _ in present]
-    result = nx.DiGraph()
-    runs_of: dict[int, list[tuple[int, int, int]]] = {}
+    for index, frame in enumerate(stack):
+        for label in labels_present(frame):
+            frames_of[int(label)].append(index)
+    graph = nx.DiGraph()
+    next_label = int(stack.max(initial=0)) + 1
     for label in sorted(frames_of):
-        runs_of[label] = []
-        for first, last in _runs(frames_of[label]):
-            new = label if not runs_of[label] else next_label
-            if new != label:
-                next_label += 1
-                result.add_edge(runs_of[label][-1][2], new)
-                for frame in range(first, last + 1):
-                    relabel[frame][label] = new
-            result.add_node(new, begin=first, end=last)
-            runs_of[label].append((first, last, new))
+        for run, (first, last) in enumerate(_runs(frames_of[label])):
+            new = label
+            if run:
+                new, next_label = next_label, next_label + 1
+                for frame in stack[first : last + 1]:
+                    frame[frame == label] = new
+            graph.add_node(new, begin=first, end=last)
+    return graph
 
-    def surviving_parent(label: int) -> int:
+
+class Reconciler:
+    """Tracks that agree with the pixels, settled one frame at a time, so each frame can be written once.
+
+    Fed each frame's labels in order, :meth:`frame` returns the relabelling {old: new} that frame
+    needs, which depends only on the frames fed so far: a label that reappears after a gap continues,
+    from the gap on, as a new label whose parent is the part before the gap (new labels count up from
+    ``first_new``, above every label fed, in order of reappearance and then of label). :meth:`graph`
+    then gives the ``lineage`` rebuilt from what the frames held: a label absent from every frame is
+    dropped and its children re-pointed to its nearest surviving ancestor, unless that would give it
+    more than two children (they become roots); labels with no node in ``lineage`` start parentless
+    tracks. It holds three numbers per unbroken run of a label, never a frame.
+    """
+
+    def __init__(self, lineage: nx.DiGraph, first_new: int) -> None:
+        self.lineage = lineage
+        self.first_new = first_new
+        self.next_label = first_new
+        self.frames = 0
+        self.runs: dict[int, list[list[int]]] = {}  # label -> [first frame, last frame, label written] per run
+
+    def frame(self, labels: Iterable[int]) -> dict[int, int]:
+        """The relabelling {old: new} of the next frame, which holds ``labels``."""
+        index = self.frames
+        self.frames += 1
+        relabel = {}
+        for label in sorted(int(label) for label in labels):
+            if label >= self.first_new:
+                raise ValueError(f"label {label} is not below the first new label {self.first_new}")
+            runs = self.runs.setdefault(label, [])
+            if runs and runs[-1][1] == index - 1:
+                runs[-1][1] = index
+            else:
+                new = label
+                if runs:
+                    new, self.next_label = self.next_label, self.next_label + 1
+                runs.append([index, index, new])
+            if runs[-1][2] != label:
+                relabel[label] = runs[-1][2]
+        return relabel
+
+    def graph(self) -> nx.DiGraph:
+        """The tracks of the frames fed so far, as a graph of ``begin``/``end`` nodes and parent-child edges."""
+        result = nx.DiGraph()
+        for label in sorted(self.runs):
+            previous = None
+            for first, last, new in self.runs[label]:
+                if previous is not None:
+                    result.add_edge(previous, new)
+                result.add_node(new, begin=first, end=last)
+                previous = new
+        for label in sorted(self.runs):
+            parent = self._surviving_parent(label)
+            if parent:
+                begin = self.runs[label][0][0]
+                earlier = [new for first, last, new in self.runs[parent] if last < begin]
+                if earlier and result.out_degree(earlier[-1]) < 2:
+                    result.add_edge(earlier[-1], label)
+        return result
+
+    def _surviving_parent(self, label: int) -> int:
+        """The nearest ancestor of ``label`` in the lineage that some frame holds; 0 if none."""
         seen = {label}
-        parents = list(graph.predecessors(label)) if label in graph else []
-        while parents and parents[0] not in frames_of and parents[0] not in seen:
+        parents = list(self.lineage.predecessors(label)) if label in self.lineage else []
+        while parents and parents[0] not in self.runs and parents[0] not in seen:
             seen.add(parents[0])
-            parents = list(graph.predecessors(parents[0]))
-        return parents[0] if parents and parents[0] in frames_of else 0
-
-    for label, runs in runs_of.items():
-        parent = surviving_parent(label)
-        if parent:
-            begin = runs[0][0]
-            earlier = [new for first, last, new in runs_of[parent] if last < begin]
-            if earlier and result.out_degree(earlier[-1]) < 2:
-                result.add_edge(earlier[-1], label)
-    return result, relabel
+            parents = list(self.lineage.predecessors(parents[0]))
+        return parents[0] if parents and parents[0] in self.runs else 0
 
 
-def apply_relabel(stack: np.ndarray, relabel: Sequence[dict[int, int]]) -> None:
-    """Relabel the frames of ``stack`` in place with per-frame {old: new} maps."""
-    for frame, mapping in zip(stack, relabel):
-        for old, new in mapping.items():
-            frame[frame == old] = new
+def relabel_frame(frame: np.ndarray, relabel: dict[int, int]) -> None:
+    """Apply {old: new} to ``frame`` in place (new labels must not be in use there)."""
+    for old, new in relabel.items():
+        frame[frame == old] = new
 
 
 def remove_border_objects(stack: np.ndarray, band: tuple[float, float]) -> None:
@@ -443,7 +483,8 @@ def compact(stack: np.ndarray, graph: nx.DiGraph) -> nx.DiGraph:
     order = sorted(graph.nodes, key=lambda node: (graph.nodes[node]["begin"], node))
     lookup = np.zeros(max(order, default=0) + 1, dtype=stack.dtype)
     lookup[order] = np.arange(1, len(order) + 1)
-    stack[...] = lookup[stack]
+    for frame in stack:  # a frame at a time: no second copy of the stack
+        frame[...] = lookup[frame]
     return nx.relabel_nodes(graph, {old: int(lookup[old]) for old in order})
 
 
@@ -459,9 +500,7 @@ def build_lineage(
     stack = np.array(stack, dtype=np.int32)
     if any(band > 0 for band in border_band):
         remove_border_objects(stack, border_band)
-    graph, relabel = reconcile(presence(stack), nx.DiGraph())
-    apply_relabel(stack, relabel)
-    graph.remove_edges_from(list(graph.edges))  # gaps are judged by link_tracks like any new track
+    graph = split_runs(stack)
     merge_flickers(stack, graph, rules)
     link_tracks(stack, graph, rules)
     drop_flickers(stack, graph, rules)

@@ -1,9 +1,12 @@
-"""Lineage rules on hand-made stacks, and random stacks through lineage and writer checked by the validator."""
+"""Lineage rules on hand-made stacks, random stacks through lineage and writer checked by the validator,
+and the frame-by-frame reconciliation against a whole-sequence reference."""
 
 from __future__ import annotations
 
 import tempfile
+from collections import defaultdict
 from pathlib import Path
+from typing import Sequence
 
 import networkx as nx
 import numpy as np
@@ -15,15 +18,14 @@ from ctc_submit.io import Track
 from ctc_submit.submission import SubmissionWriter
 from ctc_submit.tracking.lineage import (
     LineageRules,
-    apply_relabel,
+    Reconciler,
     build_lineage,
     count_divisions,
     graph_from_tracks,
-    presence,
-    reconcile,
+    relabel_frame,
     tracks_from_graph,
 )
-from ctc_submit.validate import validate_result
+from ctc_submit.validate import labels_present, validate_result
 
 SHAPE = (12, 12)
 
@@ -182,6 +184,13 @@ def test_a_cell_missing_for_a_frame_is_linked_only_where_it_was():
         assert (by_label(tracks)[label_at(stack, 3, again[1] + 1, again[2] + 1)].parent != 0) is linked
 
 
+def reconcile(present: Sequence[set[int]], graph: nx.DiGraph) -> tuple[nx.DiGraph, list[dict[int, int]]]:
+    """The frames' labels fed to a :class:`Reconciler` one frame at a time: its graph and relabellings."""
+    reconciler = Reconciler(graph, max([*graph.nodes, *(label for labels in present for label in labels), 0]) + 1)
+    relabel = [reconciler.frame(labels) for labels in present]
+    return reconciler.graph(), relabel
+
+
 def test_reconcile_drops_empty_tracks_and_hands_their_children_to_the_grandparent():
     graph = graph_from_tracks([Track(1, 0, 1, 0), Track(2, 2, 3, 1), Track(3, 4, 5, 2)])
     present = [{1}, {1}, set(), set(), {3}, {3}]
@@ -196,6 +205,82 @@ def test_reconcile_splits_a_gap_and_keeps_children_on_the_part_before_them():
     tracks = tracks_from_graph(result)
     assert tracks == [Track(1, 0, 0, 0), Track(2, 4, 4, 3), Track(3, 2, 3, 1)]
     assert relabel[2] == {1: 3} and relabel[3] == {1: 3} and not relabel[0]
+
+
+def test_reconcile_numbers_new_labels_as_they_are_needed_and_refuses_labels_it_could_give():
+    reconciler = Reconciler(nx.DiGraph(), first_new=10)
+    assert [reconciler.frame(labels) for labels in [{2, 1}, set(), {2}, {1, 2}]] == [{}, {}, {2: 10}, {1: 11, 2: 10}]
+    with pytest.raises(ValueError, match="label 10 is not below"):
+        reconciler.frame({10})
+
+
+def reference_reconcile(present: Sequence[set[int]], graph: nx.DiGraph) -> tuple[nx.DiGraph, list[dict[int, int]]]:
+    """The same rules applied to the whole sequence at once, new labels numbered label by label."""
+    frames_of: dict[int, list[int]] = defaultdict(list)
+    for frame, labels in enumerate(present):
+        for label in labels:
+            frames_of[label].append(frame)
+    next_label = max([*frames_of, *graph.nodes, 0]) + 1
+    relabel: list[dict[int, int]] = [{} for _ in present]
+    result = nx.DiGraph()
+    runs_of: dict[int, list[tuple[int, int, int]]] = {}
+    for label in sorted(frames_of):
+        runs_of[label] = []
+        frames = frames_of[label]
+        starts = [0] + [i for i in range(1, len(frames)) if frames[i] != frames[i - 1] + 1]
+        for start, stop in zip(starts, starts[1:] + [len(frames)]):
+            first, last = frames[start], frames[stop - 1]
+            new = label if not runs_of[label] else next_label
+            if new != label:
+                next_label += 1
+                result.add_edge(runs_of[label][-1][2], new)
+                for frame in range(first, last + 1):
+                    relabel[frame][label] = new
+            result.add_node(new, begin=first, end=last)
+            runs_of[label].append((first, last, new))
+
+    def surviving_parent(label: int) -> int:
+        seen = {label}
+        parents = list(graph.predecessors(label)) if label in graph else []
+        while parents and parents[0] not in frames_of and parents[0] not in seen:
+            seen.add(parents[0])
+            parents = list(graph.predecessors(parents[0]))
+        return parents[0] if parents and parents[0] in frames_of else 0
+
+    for label, runs in runs_of.items():
+        parent = surviving_parent(label)
+        if parent:
+            begin = runs[0][0]
+            earlier = [new for first, last, new in runs_of[parent] if last < begin]
+            if earlier and result.out_degree(earlier[-1]) < 2:
+                result.add_edge(earlier[-1], label)
+    return result, relabel
+
+
+def canonical(graph: nx.DiGraph, relabel: list[dict[int, int]]) -> tuple[dict, set, list[dict]]:
+    """Graph and relabellings with each track named by (label in the frames, first frame) instead of its number."""
+    origin = {new: old for mapping in relabel for old, new in mapping.items()}
+    name = {node: (origin.get(node, node), graph.nodes[node]["begin"]) for node in graph}
+    nodes = {name[node]: (graph.nodes[node]["begin"], graph.nodes[node]["end"]) for node in graph}
+    edges = {(name[parent], name[child]) for parent, child in graph.edges}
+    return nodes, edges, [{old: name[new] for old, new in mapping.items()} for mapping in relabel]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    present=st.lists(st.sets(st.integers(1, 7), max_size=5), min_size=1, max_size=9),
+    parents=st.dictionaries(st.integers(1, 9), st.integers(0, 9), max_size=9),
+)
+def test_frame_by_frame_reconciliation_gives_the_whole_sequence_rules_result(present, parents):
+    """Any presence (gaps, labels missing from every frame or from the lineage) and any lineage
+    (chains, cycles, many children): the same tracks, parents and relabellings as the rules applied
+    to the whole sequence, up to the numbers given to new labels."""
+    lineage = nx.DiGraph()
+    lineage.add_nodes_from(parents)
+    lineage.add_edges_from((parent, child) for child, parent in parents.items() if parent)
+    result, relabel = reconcile(present, lineage)
+    assert canonical(result, relabel) == canonical(*reference_reconcile(present, lineage))
+    assert all(result.out_degree(node) <= 2 and result.in_degree(node) <= 1 for node in result)
 
 
 RECTANGLE = st.tuples(
@@ -239,12 +324,12 @@ def test_random_stacks_come_out_valid_with_at_most_two_children_right_after_the_
 def test_objects_vanishing_after_lineage_are_reconciled_into_valid_tracks(frames, data):
     """What upsampling may do: any objects lose all pixels in any frames; tracks are repaired, never into three children."""
     stack, tracks = build_lineage(stack_of(*frames), LineageRules(parent_window=2))
-    present = presence(stack)
-    for frame, labels in enumerate(present):
-        for label in sorted(labels):
-            if data.draw(st.booleans(), label=f"drop {label} from frame {frame}"):
-                stack[frame][stack[frame] == label] = 0
-    graph, relabel = reconcile(presence(stack), graph_from_tracks(tracks))
-    apply_relabel(stack, relabel)
+    for frame in stack:
+        for label in labels_present(frame):
+            if data.draw(st.booleans(), label=f"drop {label} from a frame"):
+                frame[frame == label] = 0
+    graph, relabel = reconcile([set(labels_present(frame).tolist()) for frame in stack], graph_from_tracks(tracks))
+    for frame, mapping in zip(stack, relabel):
+        relabel_frame(frame, mapping)
     assert write_and_validate(stack, tracks_from_graph(graph)) == []
     assert all(graph.out_degree(node) <= 2 for node in graph)
