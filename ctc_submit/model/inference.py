@@ -1,7 +1,8 @@
 """Loading shipped weights and streaming embeddings over a sequence.
 
 Normalised frames (see :mod:`ctc_submit.normalize`) go through the network one at a time with
-the recurrent state carried, so memory does not grow with the length of the video.
+the recurrent state carried, so memory does not grow with the length of the video. A frame on a
+grid larger than 256x256 goes through in tiles (:mod:`ctc_submit.model.tiling`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ctc_submit.model.card import RecurrentWindow
 from ctc_submit.model.checks import checked_model
 from ctc_submit.model.compute import Precision, autocast, resolve_device, resolve_precision
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
+from ctc_submit.model.tiling import TileLayout, blend_tiles, cut_tiles, tile_layout, tile_weights
 
 
 def save_model(path: Path, network: StackedHourglass, card: dict) -> None:
@@ -50,20 +52,35 @@ def load_model(path: str | Path, device: str = "auto") -> tuple[StackedHourglass
 
 
 class _Stepper:
-    """One network step on a normalised frame: run, return (E, 256, 256) unit-norm embeddings and the state."""
+    """One network step on a normalised frame: run, return (E, H, W) unit-norm embeddings and the state.
+
+    A frame larger than the network's input goes through as a batch of overlapping tiles
+    (:mod:`~ctc_submit.model.tiling`), whose recurrent states are the batch's: each tile position
+    keeps its own through the video.
+    """
 
     def __init__(self, network: StackedHourglass, device: torch.device) -> None:
         self.network, self.device = network, device
+        self.layout: TileLayout | None = None
+        self.weights: torch.Tensor | None = None
 
     def prepare(self, frame: np.ndarray) -> torch.Tensor:
-        tensor = torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32))[None, None]
+        frame = np.ascontiguousarray(frame, dtype=np.float32)
+        if self.layout is None or self.layout.grid != frame.shape:
+            self.layout = tile_layout(frame.shape)
+            self.weights = torch.from_numpy(tile_weights(self.layout.tile)).to(self.device)
+        tensor = torch.from_numpy(frame)[None, None] if self.layout.whole else torch.from_numpy(cut_tiles(frame, self.layout))[:, None]
         if self.device.type == "cuda":
             tensor = tensor.pin_memory()  # lets the copy overlap the previous frame's work
         return tensor.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
 
     def __call__(self, tensor: torch.Tensor, state) -> tuple[np.ndarray, list]:
         _, embeddings, state = self.network(tensor, state)
-        return torch.nn.functional.normalize(embeddings.float(), dim=1)[0].cpu().numpy(), state
+        embeddings = torch.nn.functional.normalize(embeddings.float(), dim=1)
+        assert self.layout is not None and self.weights is not None  # set by prepare()
+        if self.layout.whole:
+            return embeddings[0].cpu().numpy(), state
+        return blend_tiles(embeddings, self.layout, self.weights).cpu().numpy(), state
 
 
 def _compute(device: str | torch.device, precision: Precision) -> tuple[torch.device, Precision]:
@@ -77,8 +94,8 @@ def embed_sequence(
     device: str | torch.device = "auto",
     precision: Precision = "auto",
 ) -> Iterator[np.ndarray]:
-    """Normalised frames (256, 256) in, (E, 256, 256) float32 unit-norm embeddings of the second
-    hourglass out, one per frame, the recurrent state carried."""
+    """Normalised frames (H, W) in, (E, H, W) float32 unit-norm embeddings of the second hourglass
+    out, one per frame, the recurrent state carried (per tile where the frame is larger than 256x256)."""
     device, precision = _compute(device, precision)
     step = _Stepper(network, device)
     state = None
@@ -95,10 +112,10 @@ def embed_pairs(
     window: RecurrentWindow | None = None,
     precision: Precision = "auto",
 ) -> Iterator[np.ndarray]:
-    """Embeddings of consecutive normalised frames as overlapping (2, E, 256, 256) pairs (t-1, t), streamed.
+    """Embeddings of consecutive normalised frames (H, W) as overlapping (2, E, H, W) pairs (t-1, t), streamed.
 
     Without ``window`` the state runs through the whole video; a one-frame video gives one
-    (1, E, 256, 256) stack.
+    (1, E, H, W) stack.
     """
     device, precision = _compute(device, precision)
     step = _Stepper(network, device)
