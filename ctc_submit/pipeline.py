@@ -1,8 +1,9 @@
 """From a raw sequence folder to a written result: the stages chained, streamed and timed.
 
 Frames flow one at a time through reading, the network, pair clustering and the IoU merge;
-only the merged 256x256 labels of the whole sequence are held (for lineage). Upsampled masks
-are written one at a time into the submission folder.
+only the merged labels on the network grid (256x256, or the frame scaled by the preset's
+network_scale) of the whole sequence are held (for lineage). Upsampled masks are written one at
+a time into the submission folder.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from ctc_submit.frames import FrameSource, check_run
 from ctc_submit.io import CTCInputError, Track
 from ctc_submit.model.compute import Precision, resolve_device
 from ctc_submit.model.inference import embed_pairs
-from ctc_submit.normalize import NETWORK_SIZE, normalize_frames
-from ctc_submit.presets import Preset
+from ctc_submit.normalize import grid_ratio, normalize_frames
+from ctc_submit.presets import Preset, on_grid
 from ctc_submit.submission import SubmissionWriter
-from ctc_submit.tracking.clustering import Mode, background_embedding, start_worker, timed_cluster_pair
+from ctc_submit.tracking.clustering import Mode, background_embedding, largest_step, start_worker, timed_cluster_pair
 from ctc_submit.tracking.lineage import (
     build_lineage,
     count_divisions,
@@ -202,7 +203,8 @@ def cluster_pairs(
     blank: Sequence[bool] = (),
 ) -> Iterator[np.ndarray]:
     """Label stacks of the pairs, in order; the background embedding is estimated once, on the first
-    pair's frames that have an image.
+    pair's frames that have an image, and m_pts and c (given for a 256x256 grid) are converted to the
+    pairs' grid.
 
     Frames noted in ``blank`` (filled as the frames are read, so known when their pair comes) get
     no objects: the recurrent network's output for a blank frame is its memory of the cells of the
@@ -213,12 +215,17 @@ def cluster_pairs(
     """
     busy = busy if busy is not None else {}
     busy.setdefault("clustering", 0.0)
-    options = {"m_pts": preset.m_pts, "c": preset.c, "mode": mode, "jobs": jobs, "background_cosine": preset.background_cosine}
     background: np.ndarray | None = None
+    options: dict | None = None
 
     def arguments(index: int, pair: np.ndarray) -> dict | None:
         """Keyword arguments of the clustering of pair ``index`` (frames index, index+1), None when it has no image."""
-        nonlocal background
+        nonlocal background, options
+        if options is None:
+            ratio = grid_ratio(pair.shape[-2:])
+            scaled = on_grid(preset, ratio)
+            options = {"m_pts": scaled.m_pts, "c": scaled.c, "mode": mode, "jobs": jobs,
+                       "background_cosine": preset.background_cosine, "max_step": largest_step(ratio)}  # fmt: skip
         if not np.isfinite(pair).all():
             raise CTCInputError(f"frame {index + len(pair) - 1}: the network gave NaN or infinite embeddings")
         without_image = tuple(index + k < len(blank) and blank[index + k] for k in range(len(pair)))
@@ -296,9 +303,9 @@ def core_plan(device: str, cores: int | None = None) -> CorePlan:
     return CorePlan(cores - processes, processes, 1)
 
 
-def border_band(preset: Preset, shape: tuple[int, int]) -> tuple[float, float]:
-    """The preset's border (original pixels) in pixels of the network grid, per axis."""
-    rows, cols = (preset.border * size / original for size, original in zip(NETWORK_SIZE, shape))
+def border_band(preset: Preset, shape: tuple[int, int], grid: tuple[int, ...]) -> tuple[float, float]:
+    """The preset's border (original pixels of a ``shape`` frame) in pixels of the network ``grid``, per axis."""
+    rows, cols = (preset.border * size / original for size, original in zip(grid, shape))
     return rows, cols
 
 
@@ -318,8 +325,8 @@ def track_pairs(
     protected: Sequence[Path] = (),
     blank: Sequence[bool] = (),
 ) -> PipelineResult:
-    """Everything after the network: embeddings of overlapping frame pairs (2, E, 256, 256) in (one
-    (1, E, 256, 256) stack for a one-frame video), result folder of ``shape`` masks out; the
+    """Everything after the network: embeddings of overlapping frame pairs (2, E, H, W) on the network
+    grid in (one (1, E, H, W) stack for a one-frame video), result folder of ``shape`` masks out; the
     ``protected`` folders (the inputs) are never written or replaced; frames noted in ``blank`` get no objects."""
     report = progress or (lambda phase, done, count: None)
     clock = clock or StageClock()
@@ -330,7 +337,8 @@ def track_pairs(
         merged.append(frame)
         report("track", len(merged), total)
     with clock.stage("lineage"):
-        stack, tracks = build_lineage(np.stack(merged), rules_of(preset), border_band(preset, shape))
+        grid = merged[0].shape
+        stack, tracks = build_lineage(np.stack(merged), rules_of(on_grid(preset, grid_ratio(grid))), border_band(preset, shape, grid))
     del merged
     with SubmissionWriter(Path(output_dir), digits, overwrite, protected) as writer:
         present = []
