@@ -15,6 +15,7 @@ from ctc_submit.presets import get_preset
 from ctc_submit.training.data import TrainingSequence, ids_from_markers, sample_clip
 from ctc_submit.training.ranges import NO_AUGMENTATION
 from ctc_submit.training.trainer import TimeBudget, TrainingConfig, train
+from ctc_submit.training.validation import HeldOutBlock, lay_out_block
 
 PRESET = get_preset("DIC-C2DH-HeLa")
 TINY = NetworkConfig(filters=4, levels=3)
@@ -198,3 +199,11 @@ def test_a_signal_stops_training_after_the_iteration_with_a_checkpoint_that_resu
     resumed = CliRunner().invoke(main, command(ctc_data / "DIC-C2DH-HeLa", out, "--iterations", str(done + 1), "--held-out", "none", "--resume"))
     assert resumed.exit_code == 0, resumed.output
     assert json.loads(out.with_suffix(".json").read_text())["iterations_done"] == done + 1
+
+
+def test_a_dataset_without_silver_truth_is_validated_against_its_gold_on_every_frame(ctc_data, tmp_path):
+    """Fluo-N2DH-SIM+ is simulated: its gold segmentation covers every frame and it has no silver truth."""
+    _, silver = lay_out_block(ctc_data / "Fluo-N2DH-SIM+", "01", HeldOutBlock(21, 23), tmp_path)
+    linked = sorted((silver / "01_GT" / "SEG").iterdir())
+    assert [path.name for path in linked] == ["man_seg000.tif", "man_seg001.tif", "man_seg002.tif"]
+    assert linked[0].resolve() == (ctc_data / "Fluo-N2DH-SIM+" / "01_GT" / "SEG" / "man_seg021.tif").resolve()
