@@ -193,6 +193,14 @@ def noting_blank_frames(images: Iterable[np.ndarray], blank: list[bool]) -> Iter
         yield image
 
 
+def clustering_on_grid(preset: Preset, grid: tuple[int, ...]) -> tuple[int, float, int]:
+    """m_pts and c (the preset's, for a 256x256 grid) converted to the network ``grid``, and fast
+    mode's largest subsampling step there."""
+    ratio = grid_ratio(grid)
+    scaled = on_grid(preset, ratio)
+    return scaled.m_pts, scaled.c, largest_step(ratio)
+
+
 def cluster_pairs(
     pairs: Iterable[np.ndarray],
     preset: Preset,
@@ -222,10 +230,9 @@ def cluster_pairs(
         """Keyword arguments of the clustering of pair ``index`` (frames index, index+1), None when it has no image."""
         nonlocal background, options
         if options is None:
-            ratio = grid_ratio(pair.shape[-2:])
-            scaled = on_grid(preset, ratio)
-            options = {"m_pts": scaled.m_pts, "c": scaled.c, "mode": mode, "jobs": jobs,
-                       "background_cosine": preset.background_cosine, "max_step": largest_step(ratio)}  # fmt: skip
+            m_pts, c, max_step = clustering_on_grid(preset, pair.shape[-2:])
+            options = {"m_pts": m_pts, "c": c, "mode": mode, "jobs": jobs,
+                       "background_cosine": preset.background_cosine, "max_step": max_step}  # fmt: skip
         if not np.isfinite(pair).all():
             raise CTCInputError(f"frame {index + len(pair) - 1}: the network gave NaN or infinite embeddings")
         without_image = tuple(index + k < len(blank) and blank[index + k] for k in range(len(pair)))

@@ -20,6 +20,7 @@ from ctc_submit.pipeline import (
     StageClock,
     border_band,
     cluster_pairs,
+    clustering_on_grid,
     core_plan,
     prefetched,
     run_pipeline,
@@ -46,6 +47,13 @@ def test_stage_time_is_exclusive_of_nested_stages():
     # each next(): outer enters (1 tick), inner runs (1 tick), back in outer (1 tick); the final next() only outer
     assert clock.seconds["inner"] == 3
     assert clock.seconds["outer"] == 7
+
+
+def test_clustering_values_are_converted_to_the_network_grid():
+    sim = get_preset("Fluo-N2DH-SIM+")
+    assert clustering_on_grid(sim, (256, 256)) == (100, 0.001, 4)
+    m_pts, c, max_step = clustering_on_grid(sim, (518, 471))
+    assert (m_pts, max_step) == (372, 7) and c == pytest.approx(0.001 / 1.9295, rel=1e-4)  # the grid 1.9295 times as fine
 
 
 def test_the_border_band_is_scaled_to_the_network_grid():

@@ -4,11 +4,12 @@ keeps its own recurrent state, and a 256x256 frame is not tiled at all."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ctc_submit.model.inference import embed_pairs, embed_sequence
+from ctc_submit.model.inference import RecurrentWindow, embed_pairs, embed_sequence
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.model.tiling import OVERLAP, axis_starts, blend_tiles, cut_tiles, ramp, tile_layout, tile_weights
 
@@ -67,21 +68,22 @@ def tiny_network() -> StackedHourglass:
     return StackedHourglass(NetworkConfig(filters=4, levels=3)).eval().to(memory_format=torch.channels_last)
 
 
-def test_each_tile_position_keeps_its_own_state_as_if_it_were_a_video_of_its_own():
+@pytest.mark.parametrize("per_forward", [None, 3, 4])  # the CPU's default (one), a group and a remainder, one batch
+def test_each_tile_position_keeps_its_own_state_as_if_it_were_a_video_of_its_own(per_forward):
     network = tiny_network()
     rng = np.random.default_rng(1)
-    frames = [rng.normal(size=(300, 420)).astype(np.float32) for _ in range(3)]
+    frames = [rng.normal(size=(300, 420)).astype(np.float32) for _ in range(2)]
     layout = tile_layout((300, 420))
     assert len(layout.corners) == 4
-    tiled = list(embed_sequence(frames, network, "cpu", "fp32"))
+    tiled = list(embed_sequence(frames, network, "cpu", "fp32", per_forward))
     per_position = [list(embed_sequence([frame[rows, cols] for frame in frames], network, "cpu", "fp32")) for rows, cols in layout.slices()]
     weights = torch.from_numpy(tile_weights(layout.tile))
     for index, embedding in enumerate(tiled):
         assert embedding.shape == (16, 300, 420)
         tiles = torch.from_numpy(np.stack([video[index] for video in per_position]))
         np.testing.assert_allclose(embedding, blend_tiles(tiles, layout, weights).numpy(), atol=1e-5)
-    stateless = list(embed_sequence(frames[2:], network, "cpu", "fp32"))[0]
-    assert np.abs(stateless - tiled[2]).max() > 1e-3  # the state carried from frames 0 and 1 matters
+    stateless = list(embed_sequence(frames[1:], network, "cpu", "fp32", per_forward))[0]
+    assert np.abs(stateless - tiled[1]).max() > 1e-3  # the state carried from frame 0 matters
 
 
 def test_a_whole_frame_is_run_as_before_tiling_existed():
@@ -97,3 +99,12 @@ def test_a_whole_frame_is_run_as_before_tiling_existed():
             expected.append(torch.nn.functional.normalize(embedding.float(), dim=1)[0].numpy())
     (pair,) = embed_pairs(frames, network, "cpu", precision="fp32")
     np.testing.assert_array_equal(pair, np.stack(expected))
+
+
+def test_a_recurrent_window_restarts_every_tile_positions_state():
+    network = tiny_network()
+    rng = np.random.default_rng(4)
+    frames = [rng.normal(size=(300, 200)).astype(np.float32) for _ in range(4)]  # two tiles of 256x200
+    windowed = list(embed_pairs(frames, network, "cpu", RecurrentWindow(hop=2, warmup=1), "fp32"))
+    fresh = list(embed_pairs(frames[1:4], network, "cpu", precision="fp32"))
+    np.testing.assert_array_equal(windowed[2], fresh[1])  # pair (2, 3): restarted at frame 2 after frame 1
