@@ -49,9 +49,9 @@ class Preset:
     background_cosine: float = 0.95  # a pixel or cluster this close (cosine) to the background embedding is background
     merge_min_iou: float = 0.25  # labels of two pairs on their shared frame are one object from this IoU up
     parent_min_iou: float = 0.1  # a new track's parent: the earlier object of highest IoU, from this IoU up
-    parent_dilation: int = 1  # pixels the new track's first mask is dilated by for the parent search
+    parent_dilation: int = 1  # 256x256-grid pixels the new track's first mask is dilated by for the parent search
     gap_min_iou: float = 0.25  # a cell missing for a frame or two is linked across the gap only where it was
-    flicker_neighbour_distance: int = 3  # network-grid pixels: a flicker this close to another object is a fragment of it
+    flicker_neighbour_distance: int = 3  # 256x256-grid pixels: a flicker this close to another object is a fragment of it
     upsample_smoothing: float = 0.75  # Gaussian sigma of the label-aware upsampling, in network-grid pixels
 
 
