@@ -54,7 +54,7 @@ def training_seconds_per_iteration(config: TrainingConfig, data: str, repeats: i
     durations = []
     for _ in range(repeats + 1):
         started = time.perf_counter()
-        images, labels = sample_clip([sequence], config.clip_length, NETWORK_SIZE, (config.crop_size,) * 2, AugmentationRanges(), rng)
+        images, labels = sample_clip([sequence], config.clip_length, preset.network_scale, (config.crop_size,) * 2, AugmentationRanges(), rng)
         batch = torch.from_numpy(images.astype(np.float32))[None, :, None]
         loss = clips_objective(network, batch, labels[None], preset.r_n, config.max_instances, config.background_weight, config.precision, rng)
         optimizer.zero_grad()

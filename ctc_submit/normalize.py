@@ -1,7 +1,12 @@
-"""Stage 1: intensity normalisation and resizing of raw frames to the network grid."""
+"""Stage 1: intensity normalisation and resizing of raw frames to the network grid.
+
+The grid is 256x256 (the network's input) for a preset without ``network_scale``, as in the
+paper; with one it is the frame resized by that scale, which the network covers in tiles.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -10,6 +15,21 @@ from scipy import ndimage
 from ctc_submit.presets import Preset
 
 NETWORK_SIZE = (256, 256)
+
+
+def network_grid(shape: tuple[int, ...], scale: float) -> tuple[int, int]:
+    """The grid a frame of ``shape`` is processed on: NETWORK_SIZE for ``scale`` 0, else the frame
+    resized by ``scale`` (whole pixels), at least NETWORK_SIZE along each axis so a tile fits."""
+    if not scale:
+        return NETWORK_SIZE
+    rows, cols = (max(size, round(original * scale)) for size, original in zip(NETWORK_SIZE, shape))
+    return rows, cols
+
+
+def grid_ratio(grid: tuple[int, ...]) -> float:
+    """How many times finer ``grid`` is than NETWORK_SIZE, as a length (geometric mean of the axes):
+    the factor that converts the paper's 256x256-grid values (see :func:`ctc_submit.presets.on_grid`)."""
+    return math.sqrt(grid[0] * grid[1] / (NETWORK_SIZE[0] * NETWORK_SIZE[1]))
 
 
 def robust_range(image: np.ndarray, low_percentile: float, high_percentile: float) -> tuple[float, float]:
@@ -54,8 +74,10 @@ def normalize_frame(
 
 
 def normalize_frames(images: Iterable[np.ndarray], preset: Preset) -> Iterator[np.ndarray]:
-    """Raw frames in, network inputs (256, 256) float32 out, with the preset's smoothing and percentiles."""
+    """Raw frames in, network inputs on the preset's grid (:func:`network_grid`) float32 out, with the
+    preset's smoothing and percentiles."""
     for image in images:
         yield normalize_frame(
-            image, preset.low_percentile, preset.high_percentile, sigma=preset.normalization_sigma
+            image, preset.low_percentile, preset.high_percentile, network_grid(image.shape, preset.network_scale),
+            preset.normalization_sigma,
         )

@@ -1,11 +1,12 @@
 """From a raw sequence folder to a written result: the stages chained, streamed and timed.
 
 Frames flow one at a time through reading, the network, pair clustering and the IoU merge;
-only the merged 256x256 labels of the whole sequence are held, for the lineage (T x 256 x 256 x
-4 bytes: 22 MB for the 84 frames of DIC-HeLa, twice that while the lineage copies them). Then
-each frame is upsampled, relabelled and written exactly once, and checked as it is written: one
-frame at the original size is in memory at a time (beside each label's first and last region for
-the daughter check, 0.8 MB for DIC-HeLa 01), and no mask is read back.
+only the merged labels of the whole sequence on the network grid (256x256, or the frame scaled by
+the preset's network_scale) are held, for the lineage (T x 256 x 256 x 4 bytes: 22 MB for the 84
+frames of DIC-HeLa, twice that while the lineage copies them). Then each frame is upsampled,
+relabelled and written exactly once, and checked as it is written: one frame at the original size
+is in memory at a time (beside each label's first and last region for the daughter check, 0.8 MB
+for DIC-HeLa 01), and no mask is read back.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ from ctc_submit.frames import FrameSource, check_run
 from ctc_submit.io import CTCInputError, Track
 from ctc_submit.model.compute import Precision, resolve_device
 from ctc_submit.model.inference import embed_pairs
-from ctc_submit.normalize import NETWORK_SIZE, normalize_frames
-from ctc_submit.presets import Preset
+from ctc_submit.normalize import grid_ratio, normalize_frames
+from ctc_submit.presets import Preset, on_grid
 from ctc_submit.submission import SubmissionWriter
-from ctc_submit.tracking.clustering import Mode, background_embedding, start_worker, timed_cluster_pair
+from ctc_submit.tracking.clustering import Mode, background_embedding, largest_step, start_worker, timed_cluster_pair
 from ctc_submit.tracking.lineage import (
     Reconciler,
     build_lineage,
@@ -197,6 +198,14 @@ def noting_blank_frames(images: Iterable[np.ndarray], blank: list[bool]) -> Iter
         yield image
 
 
+def clustering_on_grid(preset: Preset, grid: tuple[int, ...]) -> tuple[int, float, int]:
+    """m_pts and c (the preset's, for a 256x256 grid) converted to the network ``grid``, and fast
+    mode's largest subsampling step there."""
+    ratio = grid_ratio(grid)
+    scaled = on_grid(preset, ratio)
+    return scaled.m_pts, scaled.c, largest_step(ratio)
+
+
 def cluster_pairs(
     pairs: Iterable[np.ndarray],
     preset: Preset,
@@ -207,7 +216,8 @@ def cluster_pairs(
     blank: Sequence[bool] = (),
 ) -> Iterator[np.ndarray]:
     """Label stacks of the pairs, in order; the background embedding is estimated once, on the first
-    pair's frames that have an image.
+    pair's frames that have an image, and m_pts and c (given for a 256x256 grid) are converted to the
+    pairs' grid.
 
     Frames noted in ``blank`` (filled as the frames are read, so known when their pair comes) get
     no objects: the recurrent network's output for a blank frame is its memory of the cells of the
@@ -218,12 +228,16 @@ def cluster_pairs(
     """
     busy = busy if busy is not None else {}
     busy.setdefault("clustering", 0.0)
-    options = {"m_pts": preset.m_pts, "c": preset.c, "mode": mode, "jobs": jobs, "background_cosine": preset.background_cosine}
     background: np.ndarray | None = None
+    options: dict | None = None
 
     def arguments(index: int, pair: np.ndarray) -> dict | None:
         """Keyword arguments of the clustering of pair ``index`` (frames index, index+1), None when it has no image."""
-        nonlocal background
+        nonlocal background, options
+        if options is None:
+            m_pts, c, max_step = clustering_on_grid(preset, pair.shape[-2:])
+            options = {"m_pts": m_pts, "c": c, "mode": mode, "jobs": jobs,
+                       "background_cosine": preset.background_cosine, "max_step": max_step}  # fmt: skip
         if not np.isfinite(pair).all():
             raise CTCInputError(f"frame {index + len(pair) - 1}: the network gave NaN or infinite embeddings")
         without_image = tuple(index + k < len(blank) and blank[index + k] for k in range(len(pair)))
@@ -301,9 +315,9 @@ def core_plan(device: str, cores: int | None = None) -> CorePlan:
     return CorePlan(cores - processes, processes, 1)
 
 
-def border_band(preset: Preset, shape: tuple[int, int]) -> tuple[float, float]:
-    """The preset's border (original pixels) in pixels of the network grid, per axis."""
-    rows, cols = (preset.border * size / original for size, original in zip(NETWORK_SIZE, shape))
+def border_band(preset: Preset, shape: tuple[int, int], grid: tuple[int, ...]) -> tuple[float, float]:
+    """The preset's border (original pixels of a ``shape`` frame) in pixels of the network ``grid``, per axis."""
+    rows, cols = (preset.border * size / original for size, original in zip(grid, shape))
     return rows, cols
 
 
@@ -323,8 +337,8 @@ def track_pairs(
     protected: Sequence[Path] = (),
     blank: Sequence[bool] = (),
 ) -> PipelineResult:
-    """Everything after the network: embeddings of overlapping frame pairs (2, E, 256, 256) in (one
-    (1, E, 256, 256) stack for a one-frame video), result folder of ``shape`` masks out; the
+    """Everything after the network: embeddings of overlapping frame pairs (2, E, H, W) on the network
+    grid in (one (1, E, H, W) stack for a one-frame video), result folder of ``shape`` masks out; the
     ``protected`` folders (the inputs) are never written or replaced; frames noted in ``blank`` get no objects."""
     report = progress or (lambda phase, done, count: None)
     clock = clock or StageClock()
@@ -335,7 +349,8 @@ def track_pairs(
         merged.append(frame)
         report("track", len(merged), total)
     with clock.stage("lineage"):
-        stack, tracks = build_lineage(np.stack(merged), rules_of(preset), border_band(preset, shape))
+        grid = merged[0].shape
+        stack, tracks = build_lineage(np.stack(merged), rules_of(on_grid(preset, grid_ratio(grid))), border_band(preset, shape, grid))
     del merged
     with SubmissionWriter(Path(output_dir), digits, overwrite, protected) as writer:
         tracks, objects = write_tracked(stack, tracks, shape, preset.upsample_smoothing, writer, clock, report)

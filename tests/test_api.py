@@ -64,6 +64,13 @@ def test_the_cards_normalisation_is_read_back(tmp_path):
     path = save_tiny_model(tmp_path / "tiny.pt", DATASET, normalization={"sigma": 2.0, "low_percentile": 5.0, "high_percentile": 1.0, "size": [256, 256]})
     model = ctc_submit.load(path, device="cpu")
     assert (model.preset.low_percentile, model.preset.high_percentile) == (5.0, 1.0)
+    assert model.preset.network_scale == 0.0
+
+
+def test_the_scale_a_model_was_trained_at_wins_over_the_table(tmp_path):
+    path = save_tiny_model(tmp_path / "tiny.pt", "Fluo-N2DH-SIM+", normalization={"network_scale": 0.5, "size": [256, 256]})
+    assert ctc_submit.load(path, device="cpu").preset.network_scale == 0.5
+    assert ctc_submit.load(save_tiny_model(tmp_path / "old.pt", "Fluo-N2DH-SIM+"), device="cpu").preset.network_scale == 0.75
 
 
 def test_a_card_without_a_dataset_needs_one(tmp_path):

@@ -6,16 +6,21 @@ import itertools
 
 import numpy as np
 import pytest
+import torch
 from ctc_layout import copy_first_frames, save_tiny_model
 from synthetic import overlapping_pairs, synthetic_sequence
 
-from ctc_submit.io import CTCInputError, Track, read_labels, read_tracks, write_mask
+from ctc_submit import pipeline
+from ctc_submit.io import CTCInputError, Track, list_frames, read_frame, read_labels, read_tracks, write_mask
+from ctc_submit.normalize import NETWORK_SIZE, normalize_frame
+from ctc_submit.overlap import overlap
 from ctc_submit.pipeline import (
     STAGES,
     CorePlan,
     StageClock,
     border_band,
     cluster_pairs,
+    clustering_on_grid,
     core_plan,
     prefetched,
     run_pipeline,
@@ -46,8 +51,16 @@ def test_stage_time_is_exclusive_of_nested_stages():
     assert clock.seconds["outer"] == 7
 
 
+def test_clustering_values_are_converted_to_the_network_grid():
+    sim = get_preset("Fluo-N2DH-SIM+")
+    assert clustering_on_grid(sim, (256, 256)) == (100, 0.001, 4)
+    m_pts, c, max_step = clustering_on_grid(sim, (518, 471))
+    assert (m_pts, max_step) == (372, 7) and c == pytest.approx(0.001 / 1.9295, rel=1e-4)  # the grid 1.9295 times as fine
+
+
 def test_the_border_band_is_scaled_to_the_network_grid():
-    assert border_band(PRESET, (512, 1024)) == (25.0, 12.5)
+    assert border_band(PRESET, (512, 1024), (256, 256)) == (25.0, 12.5)
+    assert border_band(PRESET, (512, 1024), (384, 768)) == (37.5, 37.5)
 
 
 def test_synthetic_embeddings_become_a_valid_result_at_the_original_size(ctc_data, tmp_path):
@@ -211,3 +224,62 @@ def test_non_finite_embeddings_are_refused():
     pair[1, 0, 3, 3] = np.nan
     with pytest.raises(CTCInputError, match="frame 1: the network gave NaN or infinite embeddings"):
         list(cluster_pairs([pair], PRESET, "fast"))
+
+
+def files(folder):
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+@pytest.mark.slow
+def test_a_whole_frame_preset_gives_the_result_of_the_network_run_on_whole_256_frames(three_frames):
+    """Byte for byte what the pipeline wrote before tiled inference: each frame resized to 256x256,
+    through the network whole, the state carried, clustered with the preset's own m_pts and c."""
+    model = load("DIC-C2DH-HeLa", device="cpu")
+    preset = model.preset
+    raw = [read_frame(path) for path in list_frames(three_frames)]
+    state, embeddings = None, []
+    with torch.inference_mode():
+        for frame in raw:
+            image = normalize_frame(frame, preset.low_percentile, preset.high_percentile, NETWORK_SIZE, preset.normalization_sigma)
+            tensor = torch.from_numpy(image)[None, None].contiguous(memory_format=torch.channels_last)
+            _, embedding, state = model.network(tensor, state)
+            embeddings.append(torch.nn.functional.normalize(embedding.float(), dim=1)[0].numpy())
+    before = track_pairs(overlapping_pairs(embeddings), raw[0].shape, preset, three_frames.with_name("before"), 3)
+    after = run_pipeline(three_frames, three_frames.with_name("after"), model, precision="fp32")
+    assert before.objects == after.objects > 0
+    assert files(three_frames.with_name("after")) == files(three_frames.with_name("before"))
+
+
+@pytest.mark.slow
+def test_a_tiled_preset_runs_the_network_on_the_scaled_grid_and_writes_masks_of_the_frame_size(ctc_data, tmp_path, monkeypatch):
+    sequence = copy_first_frames(ctc_data / "Fluo-N2DH-SIM+", tmp_path / "Fluo-N2DH-SIM+", "01", 2, with_gt=False)
+    model = load(save_tiny_model(tmp_path / "tiny.pt", "Fluo-N2DH-SIM+"), device="cpu")
+    assert model.preset.network_scale == 0.75
+    grids = []
+
+    def noting_grids(pairs, *arguments, **options):
+        def noted():
+            for pair in pairs:
+                grids.append(pair.shape)
+                yield pair
+
+        return track_pairs(noted(), *arguments, **options)
+
+    monkeypatch.setattr(pipeline, "track_pairs", noting_grids)
+    result = run_pipeline(sequence, tmp_path / "01_RES", model, precision="fp32")
+    assert grids == [(2, 16, 518, 471)]  # 690x628 frames at 0.75
+    assert validate_result(tmp_path / "01_RES").ok and result.shape == (690, 628)
+    assert read_labels(tmp_path / "01_RES" / "mask001.tif").shape == (690, 628)
+
+
+def test_clustering_on_a_finer_grid_finds_the_same_objects_with_m_pts_and_c_converted(ctc_data):
+    frames = list(synthetic_sequence(ctc_data / "DIC-C2DH-HeLa" / "01", range(28, 31)))
+    pairs = list(overlapping_pairs(embeddings for _, embeddings in frames))
+    fine = [pair.repeat(2, axis=2).repeat(2, axis=3) for pair in pairs]  # a 512x512 grid of the same frames
+    coarse_labels = list(cluster_pairs(pairs, PRESET, "fast"))
+    fine_labels = list(cluster_pairs(fine, PRESET, "fast"))
+    for coarse, labels in zip(coarse_labels, fine_labels):
+        assert labels.shape == (2, 512, 512)
+        truths, _, ious = overlap(coarse, labels[:, ::2, ::2]).labelled_ious()
+        matched = set(truths[ious > 0.8].tolist())
+        assert len(matched) >= 0.9 * len(np.unique(coarse[coarse > 0]))

@@ -4,7 +4,7 @@ import pytest
 
 from ctc_submit.datasets import DATASETS
 from ctc_submit.io import CTCInputError
-from ctc_submit.presets import PRESETS, get_preset, tuned_preset
+from ctc_submit.presets import PRESETS, get_preset, on_grid, tuned_preset
 
 
 def test_short_name_and_unknown_name():
@@ -33,3 +33,11 @@ def test_model_card_overrides_only_named_fields():
 def test_model_card_override_of_unknown_field_is_refused(overrides):
     with pytest.raises(KeyError, match="unknown preset field"):
         tuned_preset(get_preset("DIC-C2DH-HeLa"), overrides)
+
+
+def test_grid_pixel_values_are_converted_from_the_papers_256_grid_to_a_finer_one():
+    paper = get_preset("Fluo-N2DH-SIM+")
+    assert on_grid(paper, 1.0) is paper
+    fine = on_grid(paper, 2.0)
+    assert (fine.m_pts, fine.c, fine.flicker_neighbour_distance, fine.parent_dilation) == (400, 0.0005, 6, 2)
+    assert fine.upsample_smoothing == paper.upsample_smoothing and fine.border == paper.border

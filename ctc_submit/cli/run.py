@@ -158,6 +158,9 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
     # Only now the heavy imports (torch, hdbscan): a refused run answers at once.
     from ctc_submit.cells import cell_rows, cell_table_path, write_cell_table
     from ctc_submit.model.compute import CpuReport
+    from ctc_submit.model.tiling import tile_layout
+    from ctc_submit.normalize import network_grid
+    from ctc_submit.pipeline import clustering_on_grid
     from ctc_submit.report import build_report, report_path, write_report
     from ctc_submit.tracker import load
     from ctc_submit.tracking.clustering import subsampling_step
@@ -177,9 +180,15 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
         scores, score_error = score(gt_dir, output_dir)
     total = time.perf_counter() - started
     window = model.card.recurrent_window
+    grid = network_grid(result.shape, model.preset.network_scale)
+    m_pts, c, max_step = clustering_on_grid(model.preset, grid)
     parameters = {
+        "network_grid": list(grid),
+        "tiles": len(tile_layout(grid).corners),
         "clustering": clustering,
-        "subsampling_step": subsampling_step(model.preset.m_pts) if clustering == "fast" else 1,
+        "m_pts_on_grid": m_pts,
+        "c_on_grid": c,
+        "subsampling_step": subsampling_step(m_pts, max_step) if clustering == "fast" else 1,
         "device": str(model.device),
         "precision": result.precision,
         "precision_asked": precision,

@@ -141,7 +141,7 @@ def check_numbers(learning_rate: float, background_weight: float, crop_size: int
 @click.option("--init-from", type=click.Path(path_type=Path), help="Start from this model's weights (fine-tuning, or a run moved to another machine).")
 @click.option("--iterations", default=40_000, show_default=True, type=POSITIVE, help="Total iterations of the run.")
 @click.option("--clip-length", default=10, show_default=True, type=POSITIVE, help="Consecutive frames per training clip.")
-@click.option("--crop-size", default=256, show_default=True, type=POSITIVE, help="Random square crop of the 256x256 grid.")
+@click.option("--crop-size", default=256, show_default=True, type=POSITIVE, help="Random square crop of the network grid (256x256, or the frame scaled by the preset's network_scale).")
 @click.option("--filters", default=64, show_default=True, type=POSITIVE, help="Filters per convolution.")
 @click.option("--levels", default=7, show_default=True, type=click.IntRange(1, MAX_LEVELS), help="Levels of each hourglass.")
 @click.option("--embedding-size", default=16, show_default=True, type=POSITIVE, help="Dimensions of the embeddings.")
@@ -223,7 +223,8 @@ def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, ite
         "validation": f"sequence {names[0]}, {block.describe()}: whole pipeline, SEG (gold and silver truth), TRA, DET"
         if block else "none",
         "normalization": {"sigma": preset.normalization_sigma, "low_percentile": preset.low_percentile,
-                          "high_percentile": preset.high_percentile, "size": list(NETWORK_SIZE)},
+                          "high_percentile": preset.high_percentile, "size": list(NETWORK_SIZE),
+                          "network_scale": preset.network_scale},
         "loss": {"neighbour_radius": preset.r_n, "max_instances": config.max_instances},
     }  # fmt: skip
     budget = TimeBudget(time_budget * 60) if time_budget else None

@@ -48,8 +48,8 @@ def _window(value: object) -> RecurrentWindow | None:
 
 
 def _normalization(value: object) -> dict[str, float]:
-    """A card's normalisation block as preset fields (its ``sigma`` is ``normalization_sigma``); a size
-    this version does not apply is refused."""
+    """A card's normalisation block as preset fields (its ``sigma`` is ``normalization_sigma``, its
+    ``network_scale`` the scale the model was trained at); a size this version does not apply is refused."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -65,6 +65,11 @@ def _normalization(value: object) -> dict[str, float]:
         if not isinstance(sigma, (int, float)) or isinstance(sigma, bool) or not low <= sigma < high:
             raise ValueError(f"normalization: sigma must be a number in [{low}, {high}), got {sigma!r}")
         fields["normalization_sigma"] = float(sigma)
+    if "network_scale" in value:
+        scale, (_, low, high) = value["network_scale"], OVERRIDE_LIMITS["network_scale"]
+        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not low <= scale <= high:
+            raise ValueError(f"normalization: network_scale must be a number in [{low}, {high}], got {scale!r}")
+        fields["network_scale"] = float(scale)
     return fields
 
 

@@ -1,7 +1,8 @@
 """Loading shipped weights and streaming embeddings over a sequence.
 
 Normalised frames (see :mod:`ctc_submit.normalize`) go through the network one at a time with
-the recurrent state carried, so memory does not grow with the length of the video.
+the recurrent state carried, so memory does not grow with the length of the video. A frame on a
+grid larger than 256x256 goes through in tiles (:mod:`ctc_submit.model.tiling`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ctc_submit.model.card import RecurrentWindow
 from ctc_submit.model.checks import checked_model
 from ctc_submit.model.compute import Precision, autocast, resolve_device, resolve_precision
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
+from ctc_submit.model.tiling import TileLayout, blend_tiles, cut_tiles, tile_layout, tile_weights
 
 
 def save_model(path: Path, network: StackedHourglass, card: dict) -> None:
@@ -49,21 +51,49 @@ def load_model(path: str | Path, device: str = "auto") -> tuple[StackedHourglass
     return network, card
 
 
-class _Stepper:
-    """One network step on a normalised frame: run, return (E, 256, 256) unit-norm embeddings and the state."""
+# Tiles in one forward on a CPU. A batch of all 9 tiles of a SIM+ frame (256x256, 32 filters)
+# ran 1.5x slower than forwards of 1-3 tiles on one thread (its activations leave the caches);
+# an accelerator takes all tiles of a frame as one batch.
+CPU_TILES_PER_FORWARD = 1
 
-    def __init__(self, network: StackedHourglass, device: torch.device) -> None:
+
+class _Stepper:
+    """One network step on a normalised frame: run, return (E, H, W) unit-norm embeddings and the state.
+
+    A frame larger than the network's input goes through as a batch of overlapping tiles
+    (:mod:`~ctc_submit.model.tiling`), ``per_forward`` at a time (all by default on an accelerator,
+    CPU_TILES_PER_FORWARD on a CPU). The state is one network state per group of tiles run
+    together, so each tile position keeps its own recurrent state through the video.
+    """
+
+    def __init__(self, network: StackedHourglass, device: torch.device, per_forward: int | None = None) -> None:
         self.network, self.device = network, device
+        self.per_forward = per_forward or (CPU_TILES_PER_FORWARD if device.type == "cpu" else None)
+        self.layout: TileLayout | None = None
+        self.weights: torch.Tensor | None = None
 
     def prepare(self, frame: np.ndarray) -> torch.Tensor:
-        tensor = torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32))[None, None]
+        frame = np.ascontiguousarray(frame, dtype=np.float32)
+        if self.layout is None or self.layout.grid != frame.shape:
+            self.layout = tile_layout(frame.shape)
+            self.weights = torch.from_numpy(tile_weights(self.layout.tile)).to(self.device)
+        tensor = torch.from_numpy(frame)[None, None] if self.layout.whole else torch.from_numpy(cut_tiles(frame, self.layout))[:, None]
         if self.device.type == "cuda":
             tensor = tensor.pin_memory()  # lets the copy overlap the previous frame's work
         return tensor.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
 
-    def __call__(self, tensor: torch.Tensor, state) -> tuple[np.ndarray, list]:
-        _, embeddings, state = self.network(tensor, state)
-        return torch.nn.functional.normalize(embeddings.float(), dim=1)[0].cpu().numpy(), state
+    def __call__(self, tensor: torch.Tensor, state: list | None) -> tuple[np.ndarray, list]:
+        groups = tensor.split(self.per_forward) if self.per_forward and self.per_forward < len(tensor) else (tensor,)
+        states = state if state is not None else [None] * len(groups)
+        outputs, new_states = [], []
+        for group, group_state in zip(groups, states):
+            _, embeddings, group_state = self.network(group, group_state)
+            outputs.append(torch.nn.functional.normalize(embeddings.float(), dim=1))
+            new_states.append(group_state)
+        assert self.layout is not None and self.weights is not None  # set by prepare()
+        if self.layout.whole:
+            return outputs[0][0].cpu().numpy(), new_states
+        return blend_tiles(torch.cat(outputs), self.layout, self.weights).cpu().numpy(), new_states
 
 
 def _compute(device: str | torch.device, precision: Precision) -> tuple[torch.device, Precision]:
@@ -76,11 +106,13 @@ def embed_sequence(
     network: StackedHourglass,
     device: str | torch.device = "auto",
     precision: Precision = "auto",
+    per_forward: int | None = None,
 ) -> Iterator[np.ndarray]:
-    """Normalised frames (256, 256) in, (E, 256, 256) float32 unit-norm embeddings of the second
-    hourglass out, one per frame, the recurrent state carried."""
+    """Normalised frames (H, W) in, (E, H, W) float32 unit-norm embeddings of the second hourglass
+    out, one per frame, the recurrent state carried (per tile where the frame is larger than 256x256;
+    ``per_forward`` tiles at a time, default: the device's)."""
     device, precision = _compute(device, precision)
-    step = _Stepper(network, device)
+    step = _Stepper(network, device, per_forward)
     state = None
     with torch.inference_mode(), autocast(device, precision):
         for frame in frames:
@@ -94,14 +126,15 @@ def embed_pairs(
     device: str | torch.device = "auto",
     window: RecurrentWindow | None = None,
     precision: Precision = "auto",
+    per_forward: int | None = None,
 ) -> Iterator[np.ndarray]:
-    """Embeddings of consecutive normalised frames as overlapping (2, E, 256, 256) pairs (t-1, t), streamed.
+    """Embeddings of consecutive normalised frames (H, W) as overlapping (2, E, H, W) pairs (t-1, t), streamed.
 
     Without ``window`` the state runs through the whole video; a one-frame video gives one
-    (1, E, 256, 256) stack.
+    (1, E, H, W) stack. ``per_forward``: tiles through the network at a time (default: the device's).
     """
     device, precision = _compute(device, precision)
-    step = _Stepper(network, device)
+    step = _Stepper(network, device, per_forward)
     recent: deque[torch.Tensor] = deque(maxlen=(window.warmup if window else 0) + 1)
     state, previous, index = None, None, -1
     with torch.inference_mode(), autocast(device, precision):

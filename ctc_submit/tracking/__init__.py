@@ -1,7 +1,7 @@
 """From embeddings to CTC-consistent tracks, the stages after the network, in the order they run.
 
-In: the network's per-pixel embeddings of consecutive frames, (k, E, 256, 256), and a
-:class:`ctc_submit.presets.Preset`. Out: label images at the original frame size and the tracks
+In: the network's per-pixel embeddings of consecutive frames, (k, E, H, W) on the network grid
+(256x256, or the frame at the preset's network_scale), and a :class:`ctc_submit.presets.Preset`. Out: label images at the original frame size and the tracks
 (:class:`ctc_submit.io.Track`) that ``res_track.txt`` lists.
 
 1. :mod:`~ctc_submit.tracking.clustering`: HDBSCAN on each overlapping frame pair gives instance

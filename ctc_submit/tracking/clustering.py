@@ -24,7 +24,7 @@ Mode = Literal["fast", "exact"]
 # Fast mode clusters every STEP-th pixel along each axis with m_pts / STEP**2; the subsampled
 # density must keep at least this many points per cluster for HDBSCAN to stay meaningful.
 MIN_SUBSAMPLED_PTS = 8
-MAX_STEP = 4
+MAX_STEP = 4  # on the 256x256 grid; a finer grid allows proportionally more (largest_step)
 # Pixels are connected in-plane through edges and across the two frames at the same position.
 CONNECTIVITY = ndimage.generate_binary_structure(3, 1)
 
@@ -46,9 +46,16 @@ def foreground(
     return np.einsum("kehw,e->khw", embeddings, background) < threshold
 
 
-def subsampling_step(m_pts: int) -> int:
-    """Largest grid step (up to 4) that leaves at least MIN_SUBSAMPLED_PTS points per minimal cluster."""
-    for step in range(MAX_STEP, 1, -1):
+def largest_step(ratio: float) -> int:
+    """Fast mode's largest step on a grid ``ratio`` times as fine as 256x256 (a length ratio): MAX_STEP
+    there, and as many more as keep the clustered points no denser than on that grid, so the
+    clustering of a finer grid costs about what it costs at 256x256 (m_pts grows with the grid too)."""
+    return max(MAX_STEP, int(MAX_STEP * ratio))
+
+
+def subsampling_step(m_pts: int, max_step: int = MAX_STEP) -> int:
+    """Largest grid step (up to ``max_step``) that leaves at least MIN_SUBSAMPLED_PTS points per minimal cluster."""
+    for step in range(max_step, 1, -1):
         if m_pts / step**2 >= MIN_SUBSAMPLED_PTS:
             return step
     return 1
@@ -115,19 +122,21 @@ def cluster_pair(
     jobs: int = 1,
     without_image: tuple[bool, ...] = (),
     background_cosine: float = Preset.background_cosine,
+    max_step: int = MAX_STEP,
 ) -> np.ndarray:
     """Instance labels (k, H, W) int32 of ``(k, E, H, W)`` embeddings of k consecutive frames (k = 2, or 1).
 
-    ``exact`` clusters every foreground pixel; ``fast`` clusters a grid subsample with m_pts scaled
-    to the subsample and gives every other foreground pixel the label of its nearest clustered
-    point in the same feature space (noise stays noise). Frames flagged in ``without_image`` (blank)
-    have no foreground: there the network's output is only its memory of earlier frames. Pixels and
-    clusters within ``background_cosine`` of the background embedding are background.
+    ``exact`` clusters every foreground pixel; ``fast`` clusters a grid subsample (every step-th
+    pixel, step at most ``max_step``) with m_pts scaled to the subsample and gives every other
+    foreground pixel the label of its nearest clustered point in the same feature space (noise
+    stays noise). Frames flagged in ``without_image`` (blank) have no foreground: there the
+    network's output is only its memory of earlier frames. Pixels and clusters within
+    ``background_cosine`` of the background embedding are background.
     """
     embedding_size = embeddings.shape[1]
     mask = foreground(embeddings, background, background_cosine)
     mask[np.asarray(without_image, dtype=bool).nonzero()] = False
-    step = subsampling_step(m_pts) if mode == "fast" else 1
+    step = subsampling_step(m_pts, max_step) if mode == "fast" else 1
     labels = np.zeros(mask.shape, dtype=np.int32)
     if step == 1:
         points = _points(embeddings, mask, c)

@@ -24,7 +24,6 @@ import torch
 from ctc_submit.model.compute import resolve_device, resolve_precision
 from ctc_submit.model.inference import load_model, save_weights
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
-from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import get_preset
 from ctc_submit.training.objective import clips_objective
 from ctc_submit.training.pack import Run, load_pack
@@ -97,7 +96,7 @@ def train_for(
     while True:
         tick = time.monotonic()
         images, labels = draw_clips(on_device, batch, clip_length, rng)
-        clips, clip_labels = augment_clips(images, labels, NETWORK_SIZE, (crop_size, crop_size), ranges, rng)
+        clips, clip_labels = augment_clips(images, labels, preset.network_scale, (crop_size, crop_size), ranges, rng)
         loss = clips_objective(
             network, clips, clip_labels.cpu().numpy(), preset.r_n, 32, background_weight, precision, rng
         )  # fmt: skip

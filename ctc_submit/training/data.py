@@ -16,7 +16,7 @@ from typing import cast
 import numpy as np
 
 from ctc_submit.io import CTCInputError, list_frames, read_frame, read_labels
-from ctc_submit.normalize import smooth_and_scale
+from ctc_submit.normalize import network_grid, smooth_and_scale
 from ctc_submit.presets import Preset
 from ctc_submit.training.augment import OutputGrid, augment_clip
 from ctc_submit.training.loss import IGNORE
@@ -103,12 +103,14 @@ class TrainingSequence:
 def sample_clip(
     sequences: list[TrainingSequence],
     clip_length: int,
-    network_size: tuple[int, int],
+    network_scale: float,
     crop_size: tuple[int, int],
     ranges: AugmentationRanges,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A random augmented clip: images (T, h, w) float32 and labels (T, h, w) int64.
+    """A random augmented clip: images (T, h, w) float32 and labels (T, h, w) int64, a crop of the
+    network grid the tracker processes the sequence's frames on (:func:`network_grid` of
+    ``network_scale``), so the network learns cells at the size it will see them.
 
     Every clip of every sequence is equally likely: a sequence is drawn in proportion to the
     clips it holds, so a short run of frames is not over-sampled.
@@ -119,6 +121,7 @@ def sample_clip(
     starts = np.clip(starts, 0, None)
     sequence = sequences[rng.choice(len(sequences), p=starts / starts.sum())]
     start = rng.integers(0, len(sequence) - clip_length + 1)
+    network_size = network_grid(sequence.images.shape[1:], network_scale)
     offset = cast(tuple[int, int], tuple(int(rng.integers(0, full - crop + 1)) for full, crop in zip(network_size, crop_size)))
     grid = OutputGrid(network_size, crop_size, offset)
     return augment_clip(

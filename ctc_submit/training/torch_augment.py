@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ctc_submit.normalize import network_grid
 from ctc_submit.training.loss import IGNORE
 from ctc_submit.training.ranges import AugmentationRanges
 
@@ -55,15 +56,17 @@ def sampling_grid(
 def augment_clips(
     images: list[torch.Tensor],
     labels: list[torch.Tensor],
-    network_size: tuple[int, int],
+    network_scale: float,
     crop_size: tuple[int, int],
     ranges: AugmentationRanges,
     rng: np.random.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Clips of images and labels (each (T, H, W), on the training device) -> (B, T, 1, h, w) images, (B, T, h, w) labels."""
+    """Clips of images and labels (each (T, H, W), on the training device) -> (B, T, 1, h, w) images,
+    (B, T, h, w) labels: crops of the network grid of ``network_scale`` (:func:`network_grid`)."""
     out_images, out_labels = [], []
     for clip_images, clip_labels in zip(images, labels):
-        grid = sampling_grid(cast(tuple[int, int], tuple(clip_images.shape[1:])), network_size, crop_size, ranges, rng, clip_images.device)
+        shape = cast(tuple[int, int], tuple(clip_images.shape[1:]))
+        grid = sampling_grid(shape, network_grid(shape, network_scale), crop_size, ranges, rng, clip_images.device)
         grid = grid.expand(len(clip_images), -1, -1, -1)
         resampled = F.grid_sample(clip_images[:, None].float(), grid, mode="bilinear", padding_mode="reflection", align_corners=False)
         gain, shift = rng.uniform(*ranges.intensity_scale), rng.uniform(-ranges.intensity_shift, ranges.intensity_shift)

@@ -24,7 +24,6 @@ from ctc_submit.io import CTCInputError, file_sha256, write_atomically
 from ctc_submit.model.compute import resolve_device
 from ctc_submit.model.inference import load_model, save_weights
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
-from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import Preset
 from ctc_submit.training.data import TrainingSequence, sample_clip
 from ctc_submit.training.objective import clips_objective
@@ -230,7 +229,7 @@ def train(
         if iteration >= config.learning_rate_drop_at * config.iterations:
             for group in optimizer.param_groups:
                 group["lr"] = config.learning_rate / 10
-        images, labels = sample_clip(sequences, config.clip_length, NETWORK_SIZE, crop, ranges, rng)
+        images, labels = sample_clip(sequences, config.clip_length, preset.network_scale, crop, ranges, rng)
         batch = torch.from_numpy(images.astype(np.float32))[None, :, None].to(compute_device)
         loss = clips_objective(
             network, batch, labels[None], preset.r_n, config.max_instances, config.background_weight, config.precision, rng

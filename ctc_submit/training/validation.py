@@ -87,7 +87,8 @@ def _link(target: Path, source: Path) -> None:
 
 def lay_out_block(dataset_dir: Path, sequence: str, block: HeldOutBlock, destination: Path) -> tuple[Path, Path]:
     """``destination/gold`` (frames, tracking truth, gold SEG) and ``destination/silver`` (silver truth
-    as SEG), each a dataset folder holding sequence ``01``; returns both."""
+    as SEG, the gold where a frame has none: a simulated dataset such as Fluo-N2DH-SIM+ has no silver
+    truth, its gold covers every frame), each a dataset folder holding sequence ``01``; returns both."""
     dataset_dir = Path(dataset_dir)
     frames = list_frames(dataset_dir / sequence)
     if block.last >= len(frames):
@@ -98,10 +99,11 @@ def lay_out_block(dataset_dir: Path, sequence: str, block: HeldOutBlock, destina
     for new, old in enumerate(block.frames):
         _link(gold / SEQUENCE / f"t{new:03d}.tif", frames[old])
         _link(gold / f"{SEQUENCE}_GT" / "TRA" / f"man_track{new:03d}.tif", gt / "TRA" / f"man_track{old:0{digits}d}.tif")
-        for source, layout in ((gt, gold), (silver_truth, silver)):
-            segmentation = source / "SEG" / f"man_seg{old:0{digits}d}.tif"
-            if segmentation.is_file():
-                _link(layout / f"{SEQUENCE}_GT" / "SEG" / f"man_seg{new:03d}.tif", segmentation)
+        for sources, layout in (((gt,), gold), ((silver_truth, gt), silver)):
+            segmentations = [source / "SEG" / f"man_seg{old:0{digits}d}.tif" for source in sources]
+            found = [path for path in segmentations if path.is_file()]
+            if found:
+                _link(layout / f"{SEQUENCE}_GT" / "SEG" / f"man_seg{new:03d}.tif", found[0])
     write_tracks(gold / f"{SEQUENCE}_GT" / "TRA" / "man_track.txt", block_tracks(read_tracks(gt / "TRA" / "man_track.txt"), block))
     if not (gold / f"{SEQUENCE}_GT" / "SEG").is_dir():
         raise CTCInputError(f"held-out block {block.first}-{block.last}: no gold segmentation in {gt / 'SEG'} for these frames")

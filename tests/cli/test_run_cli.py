@@ -47,6 +47,7 @@ def test_a_run_writes_a_valid_result_and_a_report_beside_it_with_scores(layout, 
     report = json.loads((layout / "01_RES.run_report.json").read_text())
     assert report["dataset"] == DATASET and report["preset"]["m_pts"] == 1000
     assert report["parameters"]["clustering"] == "fast" and report["parameters"]["device"] == "cpu"
+    assert (report["parameters"]["network_grid"], report["parameters"]["tiles"], report["parameters"]["subsampling_step"]) == ([256, 256], 1, 4)
     assert report["counts"]["frames"] == 3
     assert set(report["timings_s"]) >= {"network", "clustering", "merge", "lineage", "upsample", "write", "total"}
     assert {"torch", "hdbscan", "python"} <= set(report["software"])

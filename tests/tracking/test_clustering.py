@@ -13,6 +13,7 @@ from ctc_submit.tracking.clustering import (
     cluster_pair,
     drop_background_clusters,
     foreground,
+    largest_step,
     split_components,
     subsampling_step,
 )
@@ -48,6 +49,12 @@ def test_background_is_the_dominant_embedding_and_foreground_its_complement(dic_
 @pytest.mark.parametrize(("m_pts", "step"), [(1000, 4), (500, 4), (100, 3), (50, 2), (25, 1)])
 def test_subsampling_keeps_enough_points_per_cluster(m_pts, step):
     assert subsampling_step(m_pts) == step
+
+
+def test_a_finer_grid_allows_proportionally_larger_steps():
+    assert largest_step(1.0) == 4 and largest_step(0.5) == 4 and largest_step(1.93) == 7
+    assert subsampling_step(372, largest_step(1.93)) == 6  # SIM+ at 0.75: m_pts 100 on a 518x471 grid
+    assert subsampling_step(4000, largest_step(2.0)) == 8
 
 
 @pytest.mark.parametrize("start", [0, 1])

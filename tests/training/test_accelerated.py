@@ -31,10 +31,20 @@ def test_without_augmentation_the_torch_resampling_is_the_resize_to_the_network_
     rng = np.random.default_rng(0)
     image = rng.normal(size=(2, 40, 60)).astype(np.float32)
     labels = np.repeat(np.arange(60)[None, None] // 10, 40, axis=1).repeat(2, axis=0)
-    images, sampled = augment_clips([torch.from_numpy(image)], [torch.from_numpy(labels)], (32, 32), (32, 32), NO_AUGMENTATION, rng)
-    assert images.shape == (1, 2, 1, 32, 32) and sampled.shape == (1, 2, 32, 32)
-    np.testing.assert_allclose(images[0, 0, 0].numpy(), resize_linear(image[0], (32, 32)), atol=1e-4)
+    images, sampled = augment_clips([torch.from_numpy(image)], [torch.from_numpy(labels)], 0.0, (256, 256), NO_AUGMENTATION, rng)
+    assert images.shape == (1, 2, 1, 256, 256) and sampled.shape == (1, 2, 256, 256)
+    np.testing.assert_allclose(images[0, 0, 0].numpy(), resize_linear(image[0], (256, 256)), atol=1e-4)
     assert set(np.unique(sampled.numpy())) <= set(range(6))
+
+
+def test_the_torch_crops_are_cut_from_the_frame_at_the_presets_scale():
+    rng = np.random.default_rng(3)
+    image = rng.normal(size=(1, 690, 628)).astype(np.float32)
+    labels = np.zeros((1, 690, 628), np.int64)
+    images, _ = augment_clips([torch.from_numpy(image)], [torch.from_numpy(labels)], 0.75, (518, 471), NO_AUGMENTATION, rng)
+    np.testing.assert_allclose(images[0, 0, 0].numpy(), resize_linear(image[0], (518, 471)), atol=1e-3)  # float32 sampling coordinates
+    crops, _ = augment_clips([torch.from_numpy(image)], [torch.from_numpy(labels)], 0.75, (256, 256), NO_AUGMENTATION, rng)
+    assert crops.shape == (1, 1, 1, 256, 256)
 
 
 def test_augmented_labels_keep_their_ids_and_mark_the_outside_unknown():
@@ -42,7 +52,7 @@ def test_augmented_labels_keep_their_ids_and_mark_the_outside_unknown():
     labels = np.zeros((3, 64, 64), np.int64)
     labels[:, 10:30, 10:30], labels[:, 40:60, 35:55], labels[:, :5] = 7, 1_000_003, -1
     images, sampled = augment_clips(
-        [torch.zeros(3, 64, 64)] * 4, [torch.from_numpy(labels)] * 4, (32, 32), (16, 16), AugmentationRanges(), rng
+        [torch.zeros(3, 64, 64)] * 4, [torch.from_numpy(labels)] * 4, 0.0, (16, 16), AugmentationRanges(), rng
     )  # fmt: skip
     assert images.shape == (4, 3, 1, 16, 16)
     assert set(np.unique(sampled.numpy())) <= {-1, 0, 7, 1_000_003}

@@ -10,10 +10,12 @@ from ctc_submit.cli import main
 from ctc_submit.io import CTCInputError
 from ctc_submit.model.inference import load_model, save_model
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
+from ctc_submit.normalize import resize_linear
 from ctc_submit.presets import get_preset
 from ctc_submit.training.data import TrainingSequence, ids_from_markers, sample_clip
 from ctc_submit.training.ranges import NO_AUGMENTATION
 from ctc_submit.training.trainer import TimeBudget, TrainingConfig, train
+from ctc_submit.training.validation import HeldOutBlock, lay_out_block
 
 PRESET = get_preset("DIC-C2DH-HeLa")
 TINY = NetworkConfig(filters=4, levels=3)
@@ -36,10 +38,24 @@ def test_clips_are_drawn_in_proportion_to_the_clips_a_run_holds():
     short = TrainingSequence(np.zeros((3, 8, 8), np.float32), np.zeros((3, 8, 8), np.int64))
     long = TrainingSequence(np.ones((12, 8, 8), np.float32), np.zeros((12, 8, 8), np.int64))
     rng = np.random.default_rng(0)
-    drawn = [sample_clip([short, long], 2, (8, 8), (8, 8), NO_AUGMENTATION, rng)[0].mean() > 0.5 for _ in range(400)]
+    drawn = [sample_clip([short, long], 2, 0.0, (8, 8), NO_AUGMENTATION, rng)[0].mean() > 0.5 for _ in range(400)]
     assert 0.8 < np.mean(drawn) < 0.9  # 11 of the 13 possible clips lie in the long run
     with pytest.raises(CTCInputError, match="longer than every training sequence"):
-        sample_clip([short], 4, (8, 8), (8, 8), NO_AUGMENTATION, rng)
+        sample_clip([short], 4, 0.0, (8, 8), NO_AUGMENTATION, rng)
+
+
+def test_training_clips_are_crops_of_the_frames_at_the_presets_scale(ctc_data):
+    """SIM+ is tracked at 0.75 (its 690x628 frames on a 518x471 grid): training must show cells at that size."""
+    preset = get_preset("Fluo-N2DH-SIM+")
+    sequence = TrainingSequence.load(ctc_data / "Fluo-N2DH-SIM+", "01", preset.low_percentile, preset.high_percentile, limit=2)
+    rng = np.random.default_rng(0)
+    images, labels = sample_clip([sequence], 2, preset.network_scale, (518, 471), NO_AUGMENTATION, rng)
+    expected = resize_linear(sequence.images[1], (518, 471))
+    np.testing.assert_allclose(images[1, 1:-1, 1:-1], expected[1:-1, 1:-1], atol=1e-4)
+    cells = (labels[0] > 0).sum() / (sequence.labels[0] > 0).sum()
+    assert abs(cells - 0.75**2) < 0.01
+    crop, crop_labels = sample_clip([sequence], 2, preset.network_scale, (256, 256), NO_AUGMENTATION, rng)
+    assert crop.shape == crop_labels.shape == (2, 256, 256)
 
 
 def test_twenty_steps_on_real_frames_lower_the_training_loss(frames, tmp_path):
@@ -183,3 +199,11 @@ def test_a_signal_stops_training_after_the_iteration_with_a_checkpoint_that_resu
     resumed = CliRunner().invoke(main, command(ctc_data / "DIC-C2DH-HeLa", out, "--iterations", str(done + 1), "--held-out", "none", "--resume"))
     assert resumed.exit_code == 0, resumed.output
     assert json.loads(out.with_suffix(".json").read_text())["iterations_done"] == done + 1
+
+
+def test_a_dataset_without_silver_truth_is_validated_against_its_gold_on_every_frame(ctc_data, tmp_path):
+    """Fluo-N2DH-SIM+ is simulated: its gold segmentation covers every frame and it has no silver truth."""
+    _, silver = lay_out_block(ctc_data / "Fluo-N2DH-SIM+", "01", HeldOutBlock(21, 23), tmp_path)
+    linked = sorted((silver / "01_GT" / "SEG").iterdir())
+    assert [path.name for path in linked] == ["man_seg000.tif", "man_seg001.tif", "man_seg002.tif"]
+    assert linked[0].resolve() == (ctc_data / "Fluo-N2DH-SIM+" / "01_GT" / "SEG" / "man_seg021.tif").resolve()
