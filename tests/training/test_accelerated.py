@@ -83,5 +83,7 @@ def test_the_accelerated_run_trains_for_its_time_without_simpleitk_and_writes_a_
     completed = subprocess.run([sys.executable, "-c", DEVICE_LIKE, *arguments], capture_output=True, text=True, env=environment)
     assert completed.returncode == 0, completed.stderr
     network, card = load_model(out, "cpu")
-    assert card["iterations_done"] >= 1 and card["training"]["batch"] == 2 and card["wall_time_s"] < 6
+    assert card["iterations_done"] >= 1 and card["training"]["batch"] == 2
+    # Within its 6 s, or, on a machine so loaded that one iteration overran them, stopped right after it.
+    assert card["wall_time_s"] < 6 or card["iterations_done"] == 1
     assert out.with_name("gpu_loss.csv").read_text().startswith("iteration,train_loss,seconds")
