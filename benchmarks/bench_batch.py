@@ -58,8 +58,17 @@ def main() -> None:
         root = layout(Path(arguments.data), Path(folder) / "data", arguments.sequences, arguments.frames)
         load = os.getloadavg()[0]
         seconds = [
-            timed([*cli, "run", str(root / DATASET / name), str(root / DATASET / f"{name}_RES"), "--dataset", DATASET,
-                   *common])  # fmt: skip
+            timed(
+                [
+                    *cli,
+                    "run",
+                    str(root / DATASET / name),
+                    str(root / DATASET / f"{name}_RES"),
+                    "--dataset",
+                    DATASET,
+                    *common,
+                ]
+            )  # fmt: skip
             for name in arguments.sequences
         ]
         sequential = sum(seconds)

@@ -29,7 +29,11 @@ TARGET_SECONDS = 2.0
 MAX_RSS_GROWTH = 1.15
 REPEATS = 3
 CLI = [sys.executable, "-c", "from ctc_submit.cli import main; main()"]
-API = [sys.executable, "-c", "import sys; from ctc_submit.evaluation import evaluate; print(evaluate(sys.argv[1], '01'))"]
+API = [
+    sys.executable,
+    "-c",
+    "import sys; from ctc_submit.evaluation import evaluate; print(evaluate(sys.argv[1], '01'))",
+]
 
 
 def stage(root: Path, frames: int | None = None) -> Path:
@@ -37,7 +41,9 @@ def stage(root: Path, frames: int | None = None) -> Path:
     markers = list_indexed_files(GT / "TRA", MAN_TRACK_NAME)[:frames]
     last = markers[-1][0]
     tracks = [
-        Track(t.label, t.begin, min(t.end, last), t.parent) for t in read_tracks(GT / "TRA" / "man_track.txt") if t.begin <= last
+        Track(t.label, t.begin, min(t.end, last), t.parent)
+        for t in read_tracks(GT / "TRA" / "man_track.txt")
+        if t.begin <= last
     ]
     (root / "01_GT" / "TRA").mkdir(parents=True)
     (root / "01_GT" / "SEG").mkdir()
@@ -89,10 +95,18 @@ def main() -> int:
     memory_ok = api[2] <= MAX_RSS_GROWTH * api_quarter[2]
     ok = cli[0] < TARGET_SECONDS and memory_ok and values["TRA"] == values["DET"] == 1.0
     print(f"DIC-C2DH-HeLa 01, {frames} frames 512x512, SEG+TRA+DET (median of {REPEATS} runs, each a fresh process):")
-    print(f"  ctc-submit evaluate: wall {cli[0]:.2f} s (target < {TARGET_SECONDS:.0f} s), CPU {cli[1]:.2f} s, peak RSS {cli[2] / 2**20:.0f} MiB")
-    print(f"    of which importing the ctc-submit command group: wall {start_up[0]:.2f} s, CPU {start_up[1]:.2f} s, RSS {start_up[2] / 2**20:.0f} MiB")
-    print(f"  ctc_submit.evaluation.evaluate alone: wall {api[0]:.2f} s, CPU {api[1]:.2f} s, peak RSS {api[2] / 2**20:.0f} MiB")
-    print(f"    first 21 frames: peak RSS {api_quarter[2] / 2**20:.0f} MiB (max growth x{MAX_RSS_GROWTH}: {'OK' if memory_ok else 'FAIL'})")
+    print(
+        f"  ctc-submit evaluate: wall {cli[0]:.2f} s (target < {TARGET_SECONDS:.0f} s), CPU {cli[1]:.2f} s, peak RSS {cli[2] / 2**20:.0f} MiB"
+    )
+    print(
+        f"    of which importing the ctc-submit command group: wall {start_up[0]:.2f} s, CPU {start_up[1]:.2f} s, RSS {start_up[2] / 2**20:.0f} MiB"
+    )
+    print(
+        f"  ctc_submit.evaluation.evaluate alone: wall {api[0]:.2f} s, CPU {api[1]:.2f} s, peak RSS {api[2] / 2**20:.0f} MiB"
+    )
+    print(
+        f"    first 21 frames: peak RSS {api_quarter[2] / 2**20:.0f} MiB (max growth x{MAX_RSS_GROWTH}: {'OK' if memory_ok else 'FAIL'})"
+    )
     print("  " + ", ".join(f"{name} {value:.6f}" for name, value in values.items()) + f"  {'OK' if ok else 'FAIL'}")
     return 0 if ok else 1
 

@@ -54,9 +54,20 @@ def training_seconds_per_iteration(config: TrainingConfig, data: str, repeats: i
     durations = []
     for _ in range(repeats + 1):
         started = time.perf_counter()
-        images, labels = sample_clip([sequence], config.clip_length, preset.network_scale, (config.crop_size,) * 2, AugmentationRanges(), rng)
+        images, labels = sample_clip(
+            [sequence], config.clip_length, preset.network_scale, (config.crop_size,) * 2, AugmentationRanges(), rng
+        )
         batch = torch.from_numpy(images.astype(np.float32))[None, :, None]
-        loss = clips_objective(network, batch, labels[None], preset.r_n, config.max_instances, config.background_weight, config.precision, rng)
+        loss = clips_objective(
+            network,
+            batch,
+            labels[None],
+            preset.r_n,
+            config.max_instances,
+            config.background_weight,
+            config.precision,
+            rng,
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -94,7 +105,9 @@ def main() -> None:
                 print(key, results["inference_ms_per_frame_256"][key], "ms/frame", flush=True)
     trained = card.get("training", {})
     recipes = {
-        "shipped recipe": dict(clip_length=trained.get("clip_length", 4), crop_size=trained.get("crop_size", 128), network=shipped.config),
+        "shipped recipe": dict(
+            clip_length=trained.get("clip_length", 4), crop_size=trained.get("crop_size", 128), network=shipped.config
+        ),
         "paper recipe": dict(clip_length=10, crop_size=256, network=NetworkConfig()),
     }
     for name, recipe in {} if arguments.inference_only else recipes.items():
@@ -102,7 +115,9 @@ def main() -> None:
             config = TrainingConfig(precision=precision, **recipe)
             network = config.network
             key = f"{name}: {network.filters} filters, {network.levels} levels, {config.clip_length}-frame clips of {config.crop_size}^2, {precision}"
-            results["training_s_per_iteration"][key] = round(training_seconds_per_iteration(config, arguments.data, 3), 2)
+            results["training_s_per_iteration"][key] = round(
+                training_seconds_per_iteration(config, arguments.data, 3), 2
+            )
             print(key, results["training_s_per_iteration"][key], "s/iteration", flush=True)
     print(json.dumps(results, indent=2))
 

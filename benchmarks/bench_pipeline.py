@@ -67,7 +67,10 @@ def summarise(report: dict) -> dict:
         "timings_s": report["timings_s"],
         "peak_memory_mib": report["peak_memory_mib"],
         "peak_memory_clustering_process_mib": report["peak_memory_clustering_process_mib"],
-        "compute": {key: report["parameters"][key] for key in ("cpu", "device", "precision", "network_threads", "clustering_processes")},
+        "compute": {
+            key: report["parameters"][key]
+            for key in ("cpu", "device", "precision", "network_threads", "clustering_processes")
+        },
         "counts": report["counts"],
         "scores": report["scores"],
     }
@@ -77,7 +80,9 @@ def with_model(arguments: argparse.Namespace, work: Path) -> dict:
     data = Path(arguments.data)
     results = {}
     results["fast, whole sequence"] = summarise(
-        run_command(data / "01", work / "whole" / "01_RES", arguments.model, "fast", arguments.device, arguments.precision)
+        run_command(
+            data / "01", work / "whole" / "01_RES", arguments.model, "fast", arguments.device, arguments.precision
+        )
     )
     print(json.dumps(results, indent=2), flush=True)
     if not arguments.exact_frames:
@@ -86,7 +91,9 @@ def with_model(arguments: argparse.Namespace, work: Path) -> dict:
     copy_first_frames(data, first, "01", arguments.exact_frames)
     for clustering in ("fast", "exact"):
         key = f"{clustering}, first {arguments.exact_frames} frames"
-        report = run_command(first / "01", first / "01_RES", arguments.model, clustering, arguments.device, arguments.precision)
+        report = run_command(
+            first / "01", first / "01_RES", arguments.model, clustering, arguments.device, arguments.precision
+        )
         results[key] = summarise(report)
         print(json.dumps({key: results[key]}, indent=2), flush=True)
     return results

@@ -58,7 +58,9 @@ def main() -> None:
         for index, pair in enumerate(embed_pairs(frames, network, "cpu", parse_window(text)), start=1):
             if index % 4 == 0:
                 pair_labels = labels[index - 1 : index + 1]
-                losses.append(clip_loss(torch.from_numpy(pair), pair_labels, preset.r_n, 32, np.random.default_rng(0)).item())
+                losses.append(
+                    clip_loss(torch.from_numpy(pair), pair_labels, preset.r_n, 32, np.random.default_rng(0)).item()
+                )
         half = len(losses) // 2
         print(
             f"{text:>10} {np.mean(losses):9.3f} {np.mean(losses[:half]):9.3f} {np.mean(losses[half:]):9.3f}"

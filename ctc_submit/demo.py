@@ -97,7 +97,9 @@ def _link(link: Path, target: Path) -> None:
             return
         link.unlink()
     elif link.exists():
-        raise CTCInputError(f"{link}: exists and is not a link made by the demo (choose another working folder)", "workdir")
+        raise CTCInputError(
+            f"{link}: exists and is not a link made by the demo (choose another working folder)", "workdir"
+        )
     link.symlink_to(target, target_is_directory=True)
 
 
@@ -119,13 +121,17 @@ def make_layout(data: Path, workdir: Path, scripts: Path | None = None) -> Layou
         _link(dataset / name, data / name)
     result = dataset / f"{SEQUENCE}_RES"
     if result.is_symlink() or result.is_file():
-        raise CTCInputError(f"{result}: exists and is not a folder of the demo (choose another working folder)", "workdir")
+        raise CTCInputError(
+            f"{result}: exists and is not a folder of the demo (choose another working folder)", "workdir"
+        )
     check_destination(result, overwrite=True)
     software = workdir / "SW"
     if software.is_symlink() or software.is_file() or (software.is_dir() and any(
         not (entry.is_file() and entry.suffix == ".sh") for entry in software.iterdir()
     )):  # fmt: skip
-        raise CTCInputError(f"{software}: holds more than the demo's run scripts (choose another working folder)", "workdir")
+        raise CTCInputError(
+            f"{software}: holds more than the demo's run scripts (choose another working folder)", "workdir"
+        )
     shutil.rmtree(result, ignore_errors=True)
     shutil.rmtree(software, ignore_errors=True)
     if scripts is None:

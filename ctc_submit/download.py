@@ -50,7 +50,9 @@ def require_space(folder: Path, needed: int, what: str) -> None:
     """Refuse to start a step that cannot fit, instead of failing half-way with ENOSPC."""
     free = free_bytes(folder)
     if needed > free:
-        raise CTCInputError(f"{folder}: not enough free space for {what} ({needed / 1e6:.1f} MB needed, {free / 1e6:.1f} MB free)")
+        raise CTCInputError(
+            f"{folder}: not enough free space for {what} ({needed / 1e6:.1f} MB needed, {free / 1e6:.1f} MB free)"
+        )
 
 
 def _reply_range(response: http.client.HTTPResponse) -> tuple[int, int | None]:
@@ -183,8 +185,12 @@ def prepare_destination(dest: Path, name: str, overwrite: bool) -> Path:
         raise CTCInputError(f"{final}: exists and is not a folder")
     if final.is_dir() and any(final.iterdir()):
         if not overwrite:
-            raise CTCInputError(f"{final}: already exists and is not empty (allow overwriting to replace it)", "overwrite")
-        foreign = sorted(entry.name for entry in final.iterdir() if not (entry.is_dir() and DATASET_ENTRY.match(entry.name)))
+            raise CTCInputError(
+                f"{final}: already exists and is not empty (allow overwriting to replace it)", "overwrite"
+            )
+        foreign = sorted(
+            entry.name for entry in final.iterdir() if not (entry.is_dir() and DATASET_ENTRY.match(entry.name))
+        )
         if foreign:
             raise CTCInputError(
                 f"{final}: not a CTC dataset folder (holds {foreign[0]}); overwriting only replaces folders of "

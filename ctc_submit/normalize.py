@@ -78,6 +78,9 @@ def normalize_frames(images: Iterable[np.ndarray], preset: Preset) -> Iterator[n
     preset's smoothing and percentiles."""
     for image in images:
         yield normalize_frame(
-            image, preset.low_percentile, preset.high_percentile, network_grid(image.shape, preset.network_scale),
+            image,
+            preset.low_percentile,
+            preset.high_percentile,
+            network_grid(image.shape, preset.network_scale),
             preset.normalization_sigma,
         )

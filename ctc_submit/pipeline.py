@@ -189,7 +189,6 @@ def worker_pool(workers: int, threads: int) -> Iterator[ProcessPoolExecutor]:
     pool.shutdown(wait=True)
 
 
-
 def noting_blank_frames(images: Iterable[np.ndarray], blank: list[bool]) -> Iterator[np.ndarray]:
     """Frames passed through, each noted in ``blank`` as holding a single value or not: such a frame
     has no image (a dropped frame, a closed shutter), so nothing may be found in it."""
@@ -350,7 +349,9 @@ def track_pairs(
         report("track", len(merged), total)
     with clock.stage("lineage"):
         grid = merged[0].shape
-        stack, tracks = build_lineage(np.stack(merged), rules_of(on_grid(preset, grid_ratio(grid))), border_band(preset, shape, grid))
+        stack, tracks = build_lineage(
+            np.stack(merged), rules_of(on_grid(preset, grid_ratio(grid))), border_band(preset, shape, grid)
+        )
     del merged
     with SubmissionWriter(Path(output_dir), digits, overwrite, protected) as writer:
         tracks, objects = write_tracked(stack, tracks, shape, preset.upsample_smoothing, writer, clock, report)
@@ -413,7 +414,13 @@ def run_pipeline(
     blank: list[bool] = []
     images = normalize_frames(noting_blank_frames(frames.images(), blank), model.preset)
     pairs = clock.iterate(
-        embed_pairs(clock.iterate(prefetched(images), "read"), model.network, model.device, model.card.recurrent_window, precision),
+        embed_pairs(
+            clock.iterate(prefetched(images), "read"),
+            model.network,
+            model.device,
+            model.card.recurrent_window,
+            precision,
+        ),
         "network",
     )
     result = track_pairs(
@@ -424,5 +431,7 @@ def run_pipeline(
     empty = [frames.frame_name(index) for index, is_blank in enumerate(blank) if is_blank]
     if empty:
         listed = ", ".join(empty[:3]) + (f" and {len(empty) - 3} more" if len(empty) > 3 else "")
-        result.input_warnings.append(f"{len(empty)} blank frame(s) (a single value, no image), left without objects: {listed}")
+        result.input_warnings.append(
+            f"{len(empty)} blank frame(s) (a single value, no image), left without objects: {listed}"
+        )
     return result

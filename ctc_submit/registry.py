@@ -71,10 +71,14 @@ def shipped_folder() -> Path:
 
 def _entry(folder: Path, dataset: str, entry: object, origin: str) -> RegisteredModel:
     if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
-        raise CTCInputError(f"{folder / INDEX}: entry {dataset!r} needs at least {{\"file\": NAME.pt}}")
+        raise CTCInputError(f'{folder / INDEX}: entry {dataset!r} needs at least {{"file": NAME.pt}}')
     card = entry.get("card")
     return RegisteredModel(
-        dataset_named(dataset).name, folder / entry["file"], entry.get("sha256"), folder / card if card else None, origin
+        dataset_named(dataset).name,
+        folder / entry["file"],
+        entry.get("sha256"),
+        folder / card if card else None,
+        origin,
     )
 
 

@@ -130,8 +130,15 @@ def annotated_frame(image: np.ndarray | None, labels: np.ndarray, side: int):
     draw = ImageDraw.Draw(picture)
     font = ImageFont.load_default(size=max(11, max(labels.shape) // 32))
     for label, (row, column) in centroids(labels).items():
-        draw.text((column, row), str(label), fill=label_color(label), font=font, anchor="mm",
-                  stroke_width=1, stroke_fill=(0, 0, 0))
+        draw.text(
+            (column, row),
+            str(label),
+            fill=label_color(label),
+            font=font,
+            anchor="mm",
+            stroke_width=1,
+            stroke_fill=(0, 0, 0),
+        )
     return picture
 
 
@@ -198,7 +205,9 @@ def lineage_layout(tracks: Sequence[Track]) -> LineageLayout:
         segments.append(Segment(track.label, track.begin, row, track.end + 1, row, False))
     for parent, kids in placed_children.items():
         for kid in kids:
-            segments.append(Segment(parent, by_label[parent].end + 1, rows[parent], by_label[kid].begin, rows[kid], True))
+            segments.append(
+                Segment(parent, by_label[parent].end + 1, rows[parent], by_label[kid].begin, rows[kid], True)
+            )
     return LineageLayout(rows, segments)
 
 
@@ -245,16 +254,22 @@ def load(pair: FramePair) -> tuple[np.ndarray | None, np.ndarray]:
     return image, labels
 
 
-def write_gif(pairs: Sequence[FramePair], path: Path, side: int = GIF_SIDE, colours: int = GIF_COLOURS,
-              frame_ms: int = 150) -> None:
+def write_gif(
+    pairs: Sequence[FramePair], path: Path, side: int = GIF_SIDE, colours: int = GIF_COLOURS, frame_ms: int = 150
+) -> None:
     """Animated overlay of every frame, looping; 384 px and 64 colours keep 100 frames near 5 MB."""
     frames = [annotated_frame(*load(pair), side).quantize(colors=colours, method=2) for pair in pairs]
-    write_atomically(path, lambda target: frames[0].save(
-        target, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0))
+    write_atomically(
+        path,
+        lambda target: frames[0].save(
+            target, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0
+        ),
+    )
 
 
-def write_contact_sheet(pairs: Sequence[FramePair], path: Path, count: int = SHEET_FRAMES,
-                        columns: int = SHEET_COLUMNS, side: int = 320) -> None:
+def write_contact_sheet(
+    pairs: Sequence[FramePair], path: Path, count: int = SHEET_FRAMES, columns: int = SHEET_COLUMNS, side: int = 320
+) -> None:
     """A grid of a few evenly spaced frames with their time index, for reports and a quick look."""
     from PIL import Image, ImageDraw, ImageFont
 
@@ -294,8 +309,15 @@ def write_lineage(tracks: Sequence[Track], path: Path) -> None:
     axes.add_collection(LineCollection(lines, colors=colours, linewidths=widths))
     if len(tracks) <= 150:
         for track in tracks:
-            axes.text(track.begin - 0.3, layout.rows[track.label], str(track.label), ha="right", va="center",
-                      fontsize=6, color=tuple(c / 255 for c in label_color(track.label)))
+            axes.text(
+                track.begin - 0.3,
+                layout.rows[track.label],
+                str(track.label),
+                ha="right",
+                va="center",
+                fontsize=6,
+                color=tuple(c / 255 for c in label_color(track.label)),
+            )
     first = min(track.begin for track in tracks)
     last = max(track.end for track in tracks) + 1
     axes.set_xlim(first - max(2.0, 0.05 * (last - first)), last + 1)
@@ -335,8 +357,10 @@ def render(res_dir: Path, out_dir: Path, images_dir: Path | None = None) -> dict
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise CTCInputError(f"{out_dir}: cannot create output folder ({error.strerror})") from None
-        drawers = [("overlay", "overlay.gif", lambda path: write_gif(pairs, path)),
-                   ("frames", "frames.png", lambda path: write_contact_sheet(pairs, path))]
+        drawers = [
+            ("overlay", "overlay.gif", lambda path: write_gif(pairs, path)),
+            ("frames", "frames.png", lambda path: write_contact_sheet(pairs, path)),
+        ]
         if tracks:
             drawers.append(("lineage", "lineage.png", lambda path: write_lineage(tracks, path)))
         for kind, name, draw in drawers:

@@ -42,7 +42,9 @@ def scripts_for(datasets: list[str] | None = None) -> dict[str, str]:
         dataset = DATASETS[name]
         title = f"{name} (the paper's {dataset.short_name})" if dataset.short_name else name
         for sequence in SEQUENCES:
-            scripts[f"{name}-{sequence}.sh"] = TEMPLATE.format(title=title, dataset=name, sequence=sequence, missing=MISSING)
+            scripts[f"{name}-{sequence}.sh"] = TEMPLATE.format(
+                title=title, dataset=name, sequence=sequence, missing=MISSING
+            )
             if dataset.short_name:
                 alias = ALIAS.format(short_name=dataset.short_name, dataset=name, sequence=sequence)
                 scripts[f"{dataset.short_name}-{sequence}.sh"] = alias
@@ -56,7 +58,8 @@ def write_scripts(dest: Path, datasets: list[str] | None = None, overwrite: bool
     clashes = [name for name, text in scripts.items() if (dest / name).exists() and not _holds(dest / name, text)]
     if clashes and not overwrite:
         raise CTCInputError(
-            f"{dest / clashes[0]}: exists and differs ({len(clashes)} such file(s); overwriting replaces them)", "overwrite"
+            f"{dest / clashes[0]}: exists and differs ({len(clashes)} such file(s); overwriting replaces them)",
+            "overwrite",
         )
     try:
         dest.mkdir(parents=True, exist_ok=True)
@@ -75,4 +78,3 @@ def _holds(path: Path, text: str) -> bool:
         return path.is_file() and path.read_text() == text
     except (OSError, UnicodeDecodeError):
         return False
-

@@ -64,8 +64,12 @@ def check_destination(destination: Path, overwrite: bool, protected: Iterable[Pa
     if not destination.is_dir() or not any(destination.iterdir()):
         return
     if not overwrite:
-        raise CTCInputError(f"{destination}: folder exists and is not empty (allow overwriting to replace it)", "overwrite")
-    foreign = sorted(path.name for path in destination.iterdir() if not (path.is_file() and RESULT_FILE.match(path.name)))
+        raise CTCInputError(
+            f"{destination}: folder exists and is not empty (allow overwriting to replace it)", "overwrite"
+        )
+    foreign = sorted(
+        path.name for path in destination.iterdir() if not (path.is_file() and RESULT_FILE.match(path.name))
+    )
     if foreign:
         more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
         raise CTCInputError(

@@ -301,7 +301,10 @@ def regions_touch(mother: Region | None, daughter: Region | None) -> bool:
     grown = ndimage.binary_dilation(np.pad(mother.inside, DAUGHTER_DISTANCE), iterations=DAUGHTER_DISTANCE)
     corner = [start - DAUGHTER_DISTANCE for start in mother.corner]
     low = [max(a, b) for a, b in zip(corner, daughter.corner)]
-    high = [min(a + size, b + other) for a, size, b, other in zip(corner, grown.shape, daughter.corner, daughter.inside.shape)]
+    high = [
+        min(a + size, b + other)
+        for a, size, b, other in zip(corner, grown.shape, daughter.corner, daughter.inside.shape)
+    ]
     if any(start >= stop for start, stop in zip(low, high)):
         return False
     near = grown[tuple(slice(start - a, stop - a) for start, stop, a in zip(low, high, corner))]
@@ -443,7 +446,9 @@ def daughter_pairs(tracks: Iterable[Track]) -> set[tuple[Place, Place]]:
 
 def check_digits(num_digits: int | None) -> None:
     if num_digits is not None and num_digits < MIN_DIGITS:
-        raise CTCInputError(f"digit count of the mask names must be at least {MIN_DIGITS}, got {num_digits}", "num_digits")
+        raise CTCInputError(
+            f"digit count of the mask names must be at least {MIN_DIGITS}, got {num_digits}", "num_digits"
+        )
 
 
 def validate_result(res_dir: Path, gt_dir: Path | None = None, num_digits: int | None = None) -> ValidationReport:

@@ -42,7 +42,9 @@ def test_a_model_loaded_by_name_runs_with_its_cards_values(shipped):
 @pytest.mark.slow
 def test_the_python_api_and_the_command_write_byte_identical_results(shipped, sequence, tmp_path):
     shipped.track(sequence, tmp_path / "api_RES")
-    result = CliRunner().invoke(main, ["run", str(sequence), str(tmp_path / "cli_RES"), "--dataset", DATASET, "--device", "cpu"])
+    result = CliRunner().invoke(
+        main, ["run", str(sequence), str(tmp_path / "cli_RES"), "--dataset", DATASET, "--device", "cpu"]
+    )
     assert result.exit_code == 0, result.output
     api, cli = files(tmp_path / "api_RES"), files(tmp_path / "cli_RES")
     assert sorted(api) == ["mask000.tif", "mask001.tif", "mask002.tif", "res_track.txt"]
@@ -54,23 +56,34 @@ def test_a_tiff_stack_and_an_array_give_the_result_of_the_folder(shipped, sequen
     stack = np.stack([tifffile.imread(sequence / f"t{index:03d}.tif") for index in range(FRAMES)])
     tifffile.imwrite(tmp_path / "01.tif", stack, photometric="minisblack")
     shipped.track(sequence, tmp_path / "folder_RES")
-    result = CliRunner().invoke(main, ["run", str(tmp_path / "01.tif"), str(tmp_path / "stack_RES"), "--dataset", DATASET, "--device", "cpu"])
+    result = CliRunner().invoke(
+        main, ["run", str(tmp_path / "01.tif"), str(tmp_path / "stack_RES"), "--dataset", DATASET, "--device", "cpu"]
+    )
     assert result.exit_code == 0, result.output
     shipped.track(stack, tmp_path / "array_RES")
     assert files(tmp_path / "stack_RES") == files(tmp_path / "folder_RES") == files(tmp_path / "array_RES")
 
 
 def test_the_cards_normalisation_is_read_back(tmp_path):
-    path = save_tiny_model(tmp_path / "tiny.pt", DATASET, normalization={"sigma": 2.0, "low_percentile": 5.0, "high_percentile": 1.0, "size": [256, 256]})
+    path = save_tiny_model(
+        tmp_path / "tiny.pt",
+        DATASET,
+        normalization={"sigma": 2.0, "low_percentile": 5.0, "high_percentile": 1.0, "size": [256, 256]},
+    )
     model = ctc_submit.load(path, device="cpu")
     assert (model.preset.low_percentile, model.preset.high_percentile) == (5.0, 1.0)
     assert model.preset.network_scale == 0.0
 
 
 def test_the_scale_a_model_was_trained_at_wins_over_the_table(tmp_path):
-    path = save_tiny_model(tmp_path / "tiny.pt", "Fluo-N2DH-SIM+", normalization={"network_scale": 0.5, "size": [256, 256]})
+    path = save_tiny_model(
+        tmp_path / "tiny.pt", "Fluo-N2DH-SIM+", normalization={"network_scale": 0.5, "size": [256, 256]}
+    )
     assert ctc_submit.load(path, device="cpu").preset.network_scale == 0.5
-    assert ctc_submit.load(save_tiny_model(tmp_path / "old.pt", "Fluo-N2DH-SIM+"), device="cpu").preset.network_scale == 0.75
+    assert (
+        ctc_submit.load(save_tiny_model(tmp_path / "old.pt", "Fluo-N2DH-SIM+"), device="cpu").preset.network_scale
+        == 0.75
+    )
 
 
 def test_a_card_without_a_dataset_needs_one(tmp_path):
@@ -80,6 +93,9 @@ def test_a_card_without_a_dataset_needs_one(tmp_path):
 
 @pytest.mark.parametrize("array", [np.zeros((4, 4)), np.zeros((2, 4, 4), np.complex64), np.zeros((0, 4, 4))])
 def test_an_array_of_another_shape_or_type_is_refused_saying_what_is_accepted(shipped, array, tmp_path):
-    with pytest.raises(CTCInputError, match=r"expected a folder of tNNN.tif frames, a multi-page TIFF stack \(T, Y, X\) or an array \(T, Y, X\)"):
+    with pytest.raises(
+        CTCInputError,
+        match=r"expected a folder of tNNN.tif frames, a multi-page TIFF stack \(T, Y, X\) or an array \(T, Y, X\)",
+    ):
         shipped.track(array, tmp_path / "out")
     assert not (tmp_path / "out").exists()

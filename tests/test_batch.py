@@ -38,7 +38,9 @@ def test_a_layout_root_gives_every_dataset_sequence_and_skips_gt_st_and_results(
         ("B/01", tmp_path / "B" / "01_RES", "B"),
     ]
     dataset_only = load_items(tmp_path / "A", output_root=tmp_path / "out")
-    assert [item.output_dir for item in dataset_only] == [tmp_path / "out" / "A" / f"{name}_RES" for name in ("01", "02")]
+    assert [item.output_dir for item in dataset_only] == [
+        tmp_path / "out" / "A" / f"{name}_RES" for name in ("01", "02")
+    ]
 
 
 def test_csv_and_yaml_manifests_resolve_paths_from_their_folder_and_fill_in_the_model(tmp_path):
@@ -212,4 +214,9 @@ def test_a_sequence_whose_worker_is_lost_is_run_again_and_not_reported_failed(ct
     assert [outcome.status for outcome in outcomes] == ["done"], lines
     assert sum(line.startswith("started") for line in lines) == 2
     assert validate_result(data / "01_RES").ok
-    assert sorted(path.name for path in data.iterdir()) == ["01", "01_RES", "01_RES.cells.csv", "01_RES.run_report.json"]
+    assert sorted(path.name for path in data.iterdir()) == [
+        "01",
+        "01_RES",
+        "01_RES.cells.csv",
+        "01_RES.run_report.json",
+    ]

@@ -44,8 +44,7 @@ def scripts_folder(root: Path, body: str = COPY_GT_SCRIPT) -> Path:
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     """Every file below ``folder`` with its size and modification time."""
-    return {str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns)
-            for path in folder.rglob("*")}
+    return {str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns) for path in folder.rglob("*")}
 
 
 def test_data_from_option_then_environment_then_earlier_download(tmp_path: Path) -> None:
@@ -130,9 +129,14 @@ def small_hela(ctc_data: Path, tmp_path: Path) -> Path:
     (dataset / "01_GT" / "TRA").mkdir(parents=True)
     for t in range(FRAMES):
         (dataset / "01" / f"t{t:03d}.tif").symlink_to(source / "01" / f"t{t:03d}.tif")
-        (dataset / "01_GT" / "TRA" / f"man_track{t:03d}.tif").symlink_to(source / "01_GT" / "TRA" / f"man_track{t:03d}.tif")
-    tracks = [Track(t.label, t.begin, min(t.end, FRAMES - 1), t.parent)
-              for t in read_tracks(source / "01_GT" / "TRA" / "man_track.txt") if t.begin < FRAMES]
+        (dataset / "01_GT" / "TRA" / f"man_track{t:03d}.tif").symlink_to(
+            source / "01_GT" / "TRA" / f"man_track{t:03d}.tif"
+        )
+    tracks = [
+        Track(t.label, t.begin, min(t.end, FRAMES - 1), t.parent)
+        for t in read_tracks(source / "01_GT" / "TRA" / "man_track.txt")
+        if t.begin < FRAMES
+    ]
     write_tracks(dataset / "01_GT" / "TRA" / "man_track.txt", tracks)
     return dataset
 
@@ -145,8 +149,9 @@ def test_demo_runs_scores_and_draws_without_touching_the_data(small_hela: Path, 
     monkeypatch.delenv("CTC_DATA", raising=False)
     before = snapshot(small_hela)
     work = tmp_path / "work"
-    result = run_demo("--data", str(small_hela.parent), "--workdir", str(work),
-                      "--scripts", str(scripts_folder(tmp_path / "scripts")))
+    result = run_demo(
+        "--data", str(small_hela.parent), "--workdir", str(work), "--scripts", str(scripts_folder(tmp_path / "scripts"))
+    )
     assert result.exit_code == 0, result.output
     assert snapshot(small_hela) == before
     res = (work / DATASET / "01_RES").resolve()
@@ -196,7 +201,9 @@ def test_a_missing_viz_extra_is_one_line_before_anything_runs(tmp_path: Path, mo
     import importlib.util
 
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None if name == "matplotlib" else find_spec(name, *args))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *args: None if name == "matplotlib" else find_spec(name, *args)
+    )
     result = CliRunner().invoke(main, ["demo", "--workdir", str(tmp_path / "work"), "--data", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [

@@ -19,8 +19,14 @@ from ctc_submit.download import DownloadError, dataset_url, download_dataset
 from ctc_submit.io import CTCInputError
 
 NAME = "DIC-C2DH-HeLa"
-MEMBERS = ["01/t000.tif", "01/t001.tif", "01/t002.tif", "01_GT/TRA/man_track000.tif",
-           "01_GT/TRA/man_track001.tif", "01_GT/TRA/man_track.txt"]
+MEMBERS = [
+    "01/t000.tif",
+    "01/t001.tif",
+    "01/t002.tif",
+    "01_GT/TRA/man_track000.tif",
+    "01_GT/TRA/man_track001.tif",
+    "01_GT/TRA/man_track.txt",
+]
 
 
 @pytest.fixture(scope="module")

@@ -49,9 +49,7 @@ def test_overlap_counts_every_intersection(reference, result, sparse):
 def test_match_means_strictly_more_than_half_of_the_reference(reference, result):
     pairs = overlap(reference, result)
     gt, res, shared = pairs.matches()
-    expected = {
-        (g, r) for (g, r), n in brute_force(reference, result).items() if 2 * n > np.sum(reference == g)
-    }
+    expected = {(g, r) for (g, r), n in brute_force(reference, result).items() if 2 * n > np.sum(reference == g)}
     assert {(int(pairs.gt_labels[g]), int(pairs.res_labels[r])) for g, r in zip(gt, res)} == expected
     assert len(set(gt.tolist())) == len(gt)  # a reference object matches at most one result object
     assert all(2 * n > pairs.gt_sizes[g] for g, n in zip(gt, shared))
@@ -61,8 +59,6 @@ def test_exactly_half_is_no_match():
     reference = np.array([[1, 1, 1, 1]], np.uint16)
     assert overlap(reference, np.array([[7, 7, 0, 0]], np.uint16)).matches()[0].size == 0
     assert overlap(reference, np.array([[7, 7, 7, 0]], np.uint16)).matches()[0].size == 1
-
-
 
 
 @settings(max_examples=60, deadline=None)

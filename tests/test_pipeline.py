@@ -55,7 +55,9 @@ def test_clustering_values_are_converted_to_the_network_grid():
     sim = get_preset("Fluo-N2DH-SIM+")
     assert clustering_on_grid(sim, (256, 256)) == (100, 0.001, 4)
     m_pts, c, max_step = clustering_on_grid(sim, (518, 471))
-    assert (m_pts, max_step) == (372, 7) and c == pytest.approx(0.001 / 1.9295, rel=1e-4)  # the grid 1.9295 times as fine
+    assert (m_pts, max_step) == (372, 7) and c == pytest.approx(
+        0.001 / 1.9295, rel=1e-4
+    )  # the grid 1.9295 times as fine
 
 
 def test_the_border_band_is_scaled_to_the_network_grid():
@@ -93,7 +95,9 @@ def test_objects_lost_in_upsampling_are_reconciled_while_each_mask_is_written_on
     stack[3, 18:28, 18:22], stack[3, 18:28, 23:28] = 3, 4
     tracks = [Track(1, 0, 3, 0), Track(2, 0, 2, 0), Track(3, 3, 3, 2), Track(4, 3, 3, 2)]
     with SubmissionWriter(tmp_path / "01_RES", 3) as writer:
-        result, objects = write_tracked(stack, tracks, (64, 64), PRESET.upsample_smoothing, writer, StageClock(), lambda *_: None)
+        result, objects = write_tracked(
+            stack, tracks, (64, 64), PRESET.upsample_smoothing, writer, StageClock(), lambda *_: None
+        )
         assert writer.commit(result).ok
     assert tiff_writes == [f"mask00{index}.tif.part" for index in range(4)]
     assert result == [Track(1, 0, 0, 0), Track(2, 0, 1, 0), Track(3, 3, 3, 2), Track(4, 3, 3, 2), Track(5, 2, 3, 1)]
@@ -216,7 +220,9 @@ def test_a_run_on_blank_frames_says_so(ctc_data, tmp_path):
     model = load(save_tiny_model(tmp_path / "tiny.pt", "DIC-C2DH-HeLa"), device="cpu")
     result = run_pipeline(sequence, tmp_path / "01_RES", model)
     assert result.objects == 0 and result.frames == 2
-    assert result.input_warnings == ["2 blank frame(s) (a single value, no image), left without objects: t000.tif, t001.tif"]
+    assert result.input_warnings == [
+        "2 blank frame(s) (a single value, no image), left without objects: t000.tif, t001.tif"
+    ]
 
 
 def test_non_finite_embeddings_are_refused():
@@ -240,7 +246,9 @@ def test_a_whole_frame_preset_gives_the_result_of_the_network_run_on_whole_256_f
     state, embeddings = None, []
     with torch.inference_mode():
         for frame in raw:
-            image = normalize_frame(frame, preset.low_percentile, preset.high_percentile, NETWORK_SIZE, preset.normalization_sigma)
+            image = normalize_frame(
+                frame, preset.low_percentile, preset.high_percentile, NETWORK_SIZE, preset.normalization_sigma
+            )
             tensor = torch.from_numpy(image)[None, None].contiguous(memory_format=torch.channels_last)
             _, embedding, state = model.network(tensor, state)
             embeddings.append(torch.nn.functional.normalize(embedding.float(), dim=1)[0].numpy())
@@ -251,7 +259,9 @@ def test_a_whole_frame_preset_gives_the_result_of_the_network_run_on_whole_256_f
 
 
 @pytest.mark.slow
-def test_a_tiled_preset_runs_the_network_on_the_scaled_grid_and_writes_masks_of_the_frame_size(ctc_data, tmp_path, monkeypatch):
+def test_a_tiled_preset_runs_the_network_on_the_scaled_grid_and_writes_masks_of_the_frame_size(
+    ctc_data, tmp_path, monkeypatch
+):
     sequence = copy_first_frames(ctc_data / "Fluo-N2DH-SIM+", tmp_path / "Fluo-N2DH-SIM+", "01", 2, with_gt=False)
     model = load(save_tiny_model(tmp_path / "tiny.pt", "Fluo-N2DH-SIM+"), device="cpu")
     assert model.preset.network_scale == 0.75

@@ -44,7 +44,9 @@ def test_a_folder_in_the_environment_adds_and_replaces_models(tmp_path):
     (tmp_path / "notes.pt").write_bytes(b"not named after a dataset: ignored")
     models = available_models({ENVIRONMENT: str(tmp_path)})
     assert models[DATASET].path == tmp_path / "DIC-HeLa.pt" and models[DATASET].origin.startswith(ENVIRONMENT)
-    assert models["Fluo-N2DL-HeLa"].card().preset_overrides == {"c": 0.005}  # read from inside the file: no JSON beside it
+    assert models["Fluo-N2DL-HeLa"].card().preset_overrides == {
+        "c": 0.005
+    }  # read from inside the file: no JSON beside it
     assert set(models) == {DATASET, "Fluo-N2DL-HeLa"}
 
 

@@ -100,8 +100,11 @@ def staged_gt(ctc_data: Path, tmp_path: Path) -> Path:
     for t in range(FRAMES):
         (dataset / "01" / f"t{t:03d}.tif").symlink_to(source / "01" / f"t{t:03d}.tif")
         (dataset / "01_RES" / f"mask{t:03d}.tif").symlink_to(source / "01_GT" / "TRA" / f"man_track{t:03d}.tif")
-    clipped = [Track(t.label, t.begin, min(t.end, FRAMES - 1), t.parent)
-               for t in read_tracks(source / "01_GT" / "TRA" / "man_track.txt") if t.begin < FRAMES]
+    clipped = [
+        Track(t.label, t.begin, min(t.end, FRAMES - 1), t.parent)
+        for t in read_tracks(source / "01_GT" / "TRA" / "man_track.txt")
+        if t.begin < FRAMES
+    ]
     write_tracks(dataset / "01_RES" / "res_track.txt", clipped)
     return dataset / "01_RES"
 
@@ -149,8 +152,9 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path, monkeypatch) -> None:
     assert result.exit_code == 2 and "no maskNNN.tif" in result.stderr
     moving_squares(tmp_path / "res", frames=3)
     (tmp_path / "seq").mkdir()
-    result = CliRunner().invoke(main, ["render", str(tmp_path / "res"), "--images", str(tmp_path / "seq"),
-                                       "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        main, ["render", str(tmp_path / "res"), "--images", str(tmp_path / "seq"), "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 2 and "mask000.tif" in result.stderr
     (tmp_path / "res" / "mask001.tif").write_bytes(b"not a tiff")
     result = CliRunner().invoke(main, ["render", str(tmp_path / "res"), "--out", str(tmp_path / "o")])

@@ -104,7 +104,9 @@ def test_dic_hela_01_produces_a_valid_scored_result_in_the_challenge_layout(ctc_
     assert completed.returncode == 0, completed.stderr + completed.stdout
     dataset = tmp_path / "DIC-C2DH-HeLa"
     assert validate_result(dataset / "01_RES", dataset / "01_GT").ok
-    assert {"SEG", "TRA", "DET", "CT", "BC(0)"} <= set(json.loads((dataset / "01_RES.run_report.json").read_text())["scores"])
+    assert {"SEG", "TRA", "DET", "CT", "BC(0)"} <= set(
+        json.loads((dataset / "01_RES.run_report.json").read_text())["scores"]
+    )
     again = run_script(tmp_path / "SW", "DIC-C2DH-HeLa-01.sh", "--model", str(model), "--no-score", path=path)
     assert again.returncode == 0, again.stderr
 

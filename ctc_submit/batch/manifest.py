@@ -128,7 +128,9 @@ def load_items(source: Path, output_root: Path | None = None, model: Path | None
         items = find_sequences(source, output_root, model)
     elif source.is_file():
         if output_root is not None:
-            raise CTCInputError("an output root is for a folder in the challenge layout; a manifest names its outputs", "output_root")
+            raise CTCInputError(
+                "an output root is for a folder in the challenge layout; a manifest names its outputs", "output_root"
+            )
         items = read_manifest(source, model)
     else:
         raise CTCInputError(f"{source}: no such manifest or folder")

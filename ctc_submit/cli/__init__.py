@@ -17,7 +17,18 @@ import click
 
 from ctc_submit import __version__
 
-SUBCOMMANDS: list[str] = ["train", "download", "validate", "render", "evaluate", "demo", "run", "batch", "models", "scripts"]
+SUBCOMMANDS: list[str] = [
+    "train",
+    "download",
+    "validate",
+    "render",
+    "evaluate",
+    "demo",
+    "run",
+    "batch",
+    "models",
+    "scripts",
+]
 
 
 class LazyGroup(click.Group):

@@ -29,12 +29,25 @@ def step(number: int, text: str) -> None:
 
 
 @click.command("demo", short_help="Run, score and draw DIC-C2DH-HeLa 01 in one go.")
-@click.option("--data", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help=f"Folder holding {DATASET}/ (default: $CTC_DATA, else an earlier download, else download it).")
-@click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=Path("ctc-demo"), show_default=True,
-              help="Working folder for the challenge layout, the result, the scores and the pictures.")
-@click.option("--scripts", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help=f"Folder with {SCRIPT}, copied to WORKDIR/SW [default: the scripts 'ctc-submit scripts' writes].")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help=f"Folder holding {DATASET}/ (default: $CTC_DATA, else an earlier download, else download it).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("ctc-demo"),
+    show_default=True,
+    help="Working folder for the challenge layout, the result, the scores and the pictures.",
+)
+@click.option(
+    "--scripts",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help=f"Folder with {SCRIPT}, copied to WORKDIR/SW [default: the scripts 'ctc-submit scripts' writes].",
+)
 @click.option("--url-base", default=URL_BASE, show_default=True, help="Server to download the dataset from.")
 @user_errors
 def command(data: Path | None, workdir: Path, scripts: Path | None, url_base: str) -> None:
@@ -71,7 +84,10 @@ def command(data: Path | None, workdir: Path, scripts: Path | None, url_base: st
     written = pictures(layout)
 
     click.echo(f"Result:   {layout.result}")
-    click.echo("Scores:   " + "  ".join(f"{name} {value:.6f}" for name, value in scores.items())
-               + f"   (logs in {layout.workdir / 'evaluation'})")
+    click.echo(
+        "Scores:   "
+        + "  ".join(f"{name} {value:.6f}" for name, value in scores.items())
+        + f"   (logs in {layout.workdir / 'evaluation'})"
+    )
     for kind, path in written.items():
         click.echo(f"{kind.capitalize() + ':':<9} {path}")

@@ -60,24 +60,53 @@ def known_datasets() -> str:
     epilog=f"\b\nKnown 2D datasets ('ctc-submit models' lists those with a model):\n{known_datasets()}",
 )  # fmt: skip
 @click.argument("dataset")
-@click.option("--kind", type=click.Choice(list(KIND_FOLDERS)), default="training", show_default=True,
-              help="Training data (with GT) or the challenge's test data (no GT).")
-@click.option("--dest", type=click.Path(path_type=Path), default=Path("ctc-data"), show_default=True,
-              help="Folder that receives DATASET/{01,02,01_GT,...}.")
+@click.option(
+    "--kind",
+    type=click.Choice(list(KIND_FOLDERS)),
+    default="training",
+    show_default=True,
+    help="Training data (with GT) or the challenge's test data (no GT).",
+)
+@click.option(
+    "--dest",
+    type=click.Path(path_type=Path),
+    default=Path("ctc-data"),
+    show_default=True,
+    help="Folder that receives DATASET/{01,02,01_GT,...}.",
+)
 @overwrite_option("Replace an existing DEST/DATASET folder.")
-@click.option("--url-base", default=URL_BASE, show_default=True, help="Server holding training-datasets/ and test-datasets/.")
+@click.option(
+    "--url-base", default=URL_BASE, show_default=True, help="Server holding training-datasets/ and test-datasets/."
+)
 @click.option("--sha256", default=None, help="Expected sha256 of the zip [default: the dataset table's, where known].")
 @click.option("--size", "expected_size", type=int, default=None, help="Expected size of the zip in bytes.")
 @click.option("--retries", default=4, show_default=True, help="Attempts to resume a broken transfer.")
 @user_errors
-def command(dataset: str, kind: str, dest: Path, overwrite: bool, url_base: str, sha256: str | None,
-            expected_size: int | None, retries: int) -> None:
+def command(
+    dataset: str,
+    kind: str,
+    dest: Path,
+    overwrite: bool,
+    url_base: str,
+    sha256: str | None,
+    expected_size: int | None,
+    retries: int,
+) -> None:
     """Download the official CTC zip of DATASET (e.g. DIC-C2DH-HeLa or DIC-HeLa) and unpack it to DEST/DATASET."""
     name = dataset_named(dataset).name
     bar = ProgressBar(f"Downloading {dataset_url(name, kind, url_base)} to {dest / name}")
     try:
-        folder = download_dataset(dataset, dest, kind=kind, overwrite=overwrite, url_base=url_base,
-                                  expected_size=expected_size, sha256=sha256, retries=retries, progress=bar)
+        folder = download_dataset(
+            dataset,
+            dest,
+            kind=kind,
+            overwrite=overwrite,
+            url_base=url_base,
+            expected_size=expected_size,
+            sha256=sha256,
+            retries=retries,
+            progress=bar,
+        )
     except DownloadError as error:
         raise click.ClickException(str(error)) from None
     finally:

@@ -40,7 +40,8 @@ def option_hint(option: str | None) -> str:
     flags = [
         param.opts[0]
         for param in context.command.params
-        if isinstance(param, click.Option) and option in (param.name, *(flag.lstrip("-").replace("-", "_") for flag in param.opts))
+        if isinstance(param, click.Option)
+        and option in (param.name, *(flag.lstrip("-").replace("-", "_") for flag in param.opts))
     ]
     return f" [{flags[0]}]" if flags else ""
 

@@ -39,12 +39,15 @@ def _measure_list(text: str | None) -> list[str] | None:
     "DIV_PRECISION(i),DIV_RECALL(i),DIV_F1(i) (default: SEG, TRA and DET where the ground truth exists).",
 )
 @click.option(
-    "--bio", is_flag=True,
+    "--bio",
+    is_flag=True,
     help=f"Add the biological measures and division scores ({','.join(BIOLOGICAL_DEFAULT)}); i is the tolerance in frames.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object {measure: value}.")
 @click.option(
-    "--log-dir", type=click.Path(path_type=Path), help="Write the official-style SEG_log.txt/TRA_log.txt/DET_log.txt here."
+    "--log-dir",
+    type=click.Path(path_type=Path),
+    help="Write the official-style SEG_log.txt/TRA_log.txt/DET_log.txt here.",
 )
 @click.option(
     "--official",

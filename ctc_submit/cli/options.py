@@ -14,7 +14,10 @@ device_option = click.option(
 )  # fmt: skip
 
 precision_option = click.option(
-    "--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default="auto",
+    show_default=True,
     help="Network arithmetic. auto: bf16 on CUDA and on CPUs that run bf16 natively (AVX-512 BF16, AMX), "
     "fp32 elsewhere (bf16 is emulated, and several times slower, on other CPUs).",
 )

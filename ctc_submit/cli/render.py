@@ -12,17 +12,29 @@ from ctc_submit.render import default_images, render
 
 @click.command("render", short_help="Draw a result: overlay, lineage tree, frames.")
 @click.argument("res_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--images", "images_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Input sequence (tNNN.tif). Default: the sibling of RES_DIR (DATASET/01 for DATASET/01_RES).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Folder for the pictures. Default: RES_DIR's name + '_pictures', next to it.")
+@click.option(
+    "--images",
+    "images_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Input sequence (tNNN.tif). Default: the sibling of RES_DIR (DATASET/01 for DATASET/01_RES).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for the pictures. Default: RES_DIR's name + '_pictures', next to it.",
+)
 @user_errors
 def command(res_dir: Path, images_dir: Path | None, out_dir: Path | None) -> None:
     """Draw the masks and lineage of RES_DIR (maskNNN.tif + res_track.txt, or a GT TRA folder)."""
     if images_dir is None:
         images_dir = default_images(res_dir)
         if images_dir is None:
-            click.echo(f"{res_dir}: no input sequence found next to it; drawing the masks alone (see --images)", err=True)
+            click.echo(
+                f"{res_dir}: no input sequence found next to it; drawing the masks alone (see --images)", err=True
+            )
     out_dir = out_dir or res_dir.parent / f"{res_dir.name}_pictures"
     written = render(res_dir, out_dir, images_dir)
     if "lineage" not in written:

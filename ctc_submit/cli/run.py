@@ -100,7 +100,8 @@ def summary(
     lines = [
         f"{output_dir}: {result.frames} masks, {counts}",
         f"time {total:.1f} s: " + "  ".join(f"{stage} {result.seconds[stage]:.1f}" for stage in STAGES),
-        "lineage: " + "  ".join(
+        "lineage: "
+        + "  ".join(
             f"{name.replace('_', ' ')} {value}" + (f" (GT {reference[name]})" if reference else "")
             for name, value in lineage.items()
         ),
@@ -112,7 +113,8 @@ def summary(
         lines.append(f"{len(result.warnings)} validation warnings (listed in the report)")
     if scores:
         lines.append(
-            "scores: " + "  ".join(f"{name} {'n/a' if value is None else f'{value:.4f}'}" for name, value in scores.items())
+            "scores: "
+            + "  ".join(f"{name} {'n/a' if value is None else f'{value:.4f}'}" for name, value in scores.items())
         )
     if score_error:
         lines.append(f"not scored: {score_error}")
@@ -122,17 +124,24 @@ def summary(
 @click.command("run", short_help="Segment and track a sequence into a CTC result.")
 @click.argument("input_dir", metavar="INPUT", type=click.Path(path_type=Path))
 @click.argument("output_dir", type=click.Path(path_type=Path))
-@dataset_option("Dataset name or short name (picks the method's parameters and the registered model), e.g. DIC-C2DH-HeLa.")
+@dataset_option(
+    "Dataset name or short name (picks the method's parameters and the registered model), e.g. DIC-C2DH-HeLa."
+)
 @model_option("Model file [default: the dataset's model from 'ctc-submit models'].")
 @device_option
 @precision_option
 @click.option(
-    "--clustering", type=click.Choice(["fast", "exact"]), default="fast", show_default=True,
+    "--clustering",
+    type=click.Choice(["fast", "exact"]),
+    default="fast",
+    show_default=True,
     help="fast: HDBSCAN on a pixel grid subsample; exact: on every foreground pixel (slow reference).",
 )
 @overwrite_option("Replace OUTPUT_DIR if it exists and is not empty.")
 @click.option(
-    "--score/--no-score", "score_result", default=None,
+    "--score/--no-score",
+    "score_result",
+    default=None,
     help="Score against SEQ_GT beside INPUT [default: when it exists]; --score requires it.",
 )
 @user_errors
@@ -172,7 +181,9 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
     if model.card.dataset not in (None, model.preset.name):
         click.echo(f"note: {model.path.name} was trained on {model.card.dataset}, not {model.preset.name}", err=True)
     with PhaseBars() as progress:
-        result = model.track(frames, output_dir, clustering=clustering, overwrite=overwrite, precision=precision, progress=progress)
+        result = model.track(
+            frames, output_dir, clustering=clustering, overwrite=overwrite, precision=precision, progress=progress
+        )
     plan = result.core_plan
     assert plan is not None  # Model.track plans the cores
     scores, score_error = None, None
@@ -212,6 +223,8 @@ def command(input_dir, output_dir, dataset, model_path, device, precision, clust
         try:
             write()
         except OSError as error:
-            raise click.ClickException(f"{path}: cannot be written ({error.strerror}); the result is complete") from None
+            raise click.ClickException(
+                f"{path}: cannot be written ({error.strerror}); the result is complete"
+            ) from None
     click.echo(f"report: {report_path(output_dir)}")
     click.echo(f"cells: {table}")

@@ -14,7 +14,9 @@ from ctc_submit.scripts import write_scripts
 
 @click.command("scripts", short_help="Write the challenge's DATASET-SEQ.sh run scripts.")
 @click.argument("dest", type=click.Path(path_type=Path))
-@dataset_option("Only this dataset's scripts (repeatable) [default: every dataset with a preset].", required=False, multiple=True)
+@dataset_option(
+    "Only this dataset's scripts (repeatable) [default: every dataset with a preset].", required=False, multiple=True
+)
 @overwrite_option("Replace scripts of the same names that differ.")
 @user_errors
 def command(dest: Path, dataset: tuple[str, ...], overwrite: bool) -> None:

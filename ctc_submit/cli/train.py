@@ -85,7 +85,11 @@ class StopOnSignal:
 
     def __enter__(self) -> StopOnSignal:
         names = ("SIGINT", "SIGTERM", "SIGHUP")
-        self.previous = {getattr(signal, name): signal.signal(getattr(signal, name), self._note) for name in names if hasattr(signal, name)}
+        self.previous = {
+            getattr(signal, name): signal.signal(getattr(signal, name), self._note)
+            for name in names
+            if hasattr(signal, name)
+        }
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -126,48 +130,122 @@ def check_numbers(learning_rate: float, background_weight: float, crop_size: int
         raise InputError(f"--background-weight {background_weight}: must be a finite number >= 0")
     divisor = NetworkConfig(levels=levels).divisor
     if crop_size % divisor or crop_size > NETWORK_SIZE[0]:
-        raise InputError(f"--crop-size {crop_size}: must divide by {divisor} (2^(levels-1)) and be at most {NETWORK_SIZE[0]}")
+        raise InputError(
+            f"--crop-size {crop_size}: must divide by {divisor} (2^(levels-1)) and be at most {NETWORK_SIZE[0]}"
+        )
 
 
 @click.command("train", short_help="Train a model on annotated CTC sequences.")
 @dataset_option("Dataset name or short name (sets r_N, normalisation and clustering values), e.g. DIC-C2DH-HeLa.")
-@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="CTC training folder of that dataset.")
+@click.option(
+    "--data", "data_dir", required=True, type=click.Path(path_type=Path), help="CTC training folder of that dataset."
+)
 @click.option("--sequences", default="01", show_default=True, help="Comma-separated sequences to train on.")
-@click.option("--out", required=True, type=click.Path(path_type=Path),
-              help="Model file to write (.pt): the best validated checkpoint. Beside it: OUT.json (card), "
-                   "OUT.ckpt (to resume), OUT_loss.csv and OUT_loss.png.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Model file to write (.pt): the best validated checkpoint. Beside it: OUT.json (card), "
+    "OUT.ckpt (to resume), OUT_loss.csv and OUT_loss.png.",
+)
 @overwrite_option("Start anew even if OUT or its checkpoint exists.")
 @click.option("--resume", is_flag=True, help="Continue exactly where OUT's checkpoint (.ckpt) stopped.")
-@click.option("--init-from", type=click.Path(path_type=Path), help="Start from this model's weights (fine-tuning, or a run moved to another machine).")
+@click.option(
+    "--init-from",
+    type=click.Path(path_type=Path),
+    help="Start from this model's weights (fine-tuning, or a run moved to another machine).",
+)
 @click.option("--iterations", default=40_000, show_default=True, type=POSITIVE, help="Total iterations of the run.")
-@click.option("--clip-length", default=10, show_default=True, type=POSITIVE, help="Consecutive frames per training clip.")
-@click.option("--crop-size", default=256, show_default=True, type=POSITIVE, help="Random square crop of the network grid (256x256, or the frame scaled by the preset's network_scale).")
+@click.option(
+    "--clip-length", default=10, show_default=True, type=POSITIVE, help="Consecutive frames per training clip."
+)
+@click.option(
+    "--crop-size",
+    default=256,
+    show_default=True,
+    type=POSITIVE,
+    help="Random square crop of the network grid (256x256, or the frame scaled by the preset's network_scale).",
+)
 @click.option("--filters", default=64, show_default=True, type=POSITIVE, help="Filters per convolution.")
-@click.option("--levels", default=7, show_default=True, type=click.IntRange(1, MAX_LEVELS), help="Levels of each hourglass.")
+@click.option(
+    "--levels", default=7, show_default=True, type=click.IntRange(1, MAX_LEVELS), help="Levels of each hourglass."
+)
 @click.option("--embedding-size", default=16, show_default=True, type=POSITIVE, help="Dimensions of the embeddings.")
-@click.option("--learning-rate", default=1e-4, show_default=True, type=float, help="Adam; divided by 10 at half of the iterations.")
-@click.option("--background-weight", default=1.0, show_default=True, type=float, help="Extra weight of the background's pull term (0: the paper's loss).")
-@click.option("--recurrent-window", default="none", show_default=True,
-              help="HOP,WARMUP stored in the card (and used in validation): at inference restart the state every HOP frames "
-                   "after WARMUP frames (for models trained on short clips); none: carry it through the video.")
-@click.option("--max-frames", type=POSITIVE, default=None, help="Use only the first N frames of each sequence (quick trials).")
-@click.option("--held-out", default="21-40", show_default=True,
-              help="FIRST-LAST frames of the first sequence kept for validation (the whole pipeline, scored), or none.")
-@click.option("--held-out-margin", default=2, show_default=True, type=click.IntRange(min=0),
-              help="Frames on each side of the held-out block that no training clip touches either.")
-@click.option("--validation-c", default="paper", show_default=True,
-              help="Spatial weights c tried in validation (the best goes into the card): comma-separated, or paper (c/8, c/2, c).")
-@click.option("--validate-every", default=250, show_default=True, type=POSITIVE,
-              help="Iterations between validations on the held-out block (each costs a pipeline run).")
-@click.option("--checkpoint-every", default=250, show_default=True, type=POSITIVE,
-              help="Iterations between checkpoints (OUT.ckpt) that --resume continues from.")
-@click.option("--time-budget", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Minutes: stop with a checkpoint before this much time has passed (continue with --resume).")
-@click.option("--seed", default=0, show_default=True, type=int,
-              help="Seed of the weights, the clip sampler and the augmentation: one seed, one run.")
+@click.option(
+    "--learning-rate",
+    default=1e-4,
+    show_default=True,
+    type=float,
+    help="Adam; divided by 10 at half of the iterations.",
+)
+@click.option(
+    "--background-weight",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Extra weight of the background's pull term (0: the paper's loss).",
+)
+@click.option(
+    "--recurrent-window",
+    default="none",
+    show_default=True,
+    help="HOP,WARMUP stored in the card (and used in validation): at inference restart the state every HOP frames "
+    "after WARMUP frames (for models trained on short clips); none: carry it through the video.",
+)
+@click.option(
+    "--max-frames", type=POSITIVE, default=None, help="Use only the first N frames of each sequence (quick trials)."
+)
+@click.option(
+    "--held-out",
+    default="21-40",
+    show_default=True,
+    help="FIRST-LAST frames of the first sequence kept for validation (the whole pipeline, scored), or none.",
+)
+@click.option(
+    "--held-out-margin",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Frames on each side of the held-out block that no training clip touches either.",
+)
+@click.option(
+    "--validation-c",
+    default="paper",
+    show_default=True,
+    help="Spatial weights c tried in validation (the best goes into the card): comma-separated, or paper (c/8, c/2, c).",
+)
+@click.option(
+    "--validate-every",
+    default=250,
+    show_default=True,
+    type=POSITIVE,
+    help="Iterations between validations on the held-out block (each costs a pipeline run).",
+)
+@click.option(
+    "--checkpoint-every",
+    default=250,
+    show_default=True,
+    type=POSITIVE,
+    help="Iterations between checkpoints (OUT.ckpt) that --resume continues from.",
+)
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Minutes: stop with a checkpoint before this much time has passed (continue with --resume).",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seed of the weights, the clip sampler and the augmentation: one seed, one run.",
+)
 @precision_option
 @device_option
-@click.option("--threads", type=POSITIVE, default=None, help="CPU threads (default: all cores; 1 leaves a core to other work).")
+@click.option(
+    "--threads", type=POSITIVE, default=None, help="CPU threads (default: all cores; 1 leaves a core to other work)."
+)
 @click.option("--log-every", default=25, show_default=True, type=POSITIVE, help="Iterations between progress lines.")
 @user_errors
 def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, iterations, clip_length, crop_size, filters,
@@ -191,7 +269,8 @@ def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, ite
     loaded = [
         TrainingSequence.load(
             data_dir, name, preset.low_percentile, preset.high_percentile, max_frames, preset.normalization_sigma
-        ) for name in names
+        )
+        for name in names
     ]
     validation = None
     training = loaded

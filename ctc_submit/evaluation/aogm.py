@@ -115,7 +115,11 @@ def _edges(present: dict[int, np.ndarray], tracks: Iterable[Track]) -> dict[Edge
     by_label = {track.label: track for track in tracks}
     for track in by_label.values():
         parent = by_label.get(track.parent)
-        if parent is not None and parent.label in node_sets.get(parent.end, ()) and track.label in node_sets.get(track.begin, ()):
+        if (
+            parent is not None
+            and parent.label in node_sets.get(parent.end, ())
+            and track.label in node_sets.get(track.begin, ())
+        ):
             edges[(parent.end, parent.label), (track.begin, track.label)] = True
     return edges
 

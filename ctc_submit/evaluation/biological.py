@@ -244,7 +244,9 @@ def chota(frames: Sequence[FrameMatch], gt_tracks: Sequence[Track], res_tracks: 
     total = counts.sum()
     if total == 0:
         return 0.0
-    gt_cliques = {gt_ids[node]: [gt_ids[x] for x in clique] for node, clique in lineage_cliques(gt_tracks, gt_root).items()}
+    gt_cliques = {
+        gt_ids[node]: [gt_ids[x] for x in clique] for node, clique in lineage_cliques(gt_tracks, gt_root).items()
+    }
     res_cliques = {
         res_ids[node]: [res_ids[x] for x in clique] for node, clique in lineage_cliques(res_tracks, res_root).items()
     }

@@ -178,7 +178,10 @@ def evaluate(
     if need_graph:
         tracks = None
         if need_links:
-            tracks = (read_tracks(inputs.gt_dir / "TRA" / "man_track.txt"), read_tracks(inputs.res_dir / "res_track.txt"))
+            tracks = (
+                read_tracks(inputs.gt_dir / "TRA" / "man_track.txt"),
+                read_tracks(inputs.res_dir / "res_track.txt"),
+            )
         errors = compare_graphs(matches, tracks)
         values["DET"] = errors.det(penalize_extra_detections)
         values["DET0"] = errors.det(penalize_extra_detections=False)
@@ -245,7 +248,9 @@ def evaluate_official(
         raise CTCInputError(f"{', '.join(local_only)}: computed here only, not by the official tools", "official")
     needed = set().union(*(_OFFICIAL_INPUTS[name] for name in requested))
     official = [name for name in ("SEG", "TRA", "DET") if name in needed]
-    values: dict[str, float | None] = dict(official_measures(inputs.gt_dir, inputs.res_dir, seq, inputs.digits, official, log_dir))
+    values: dict[str, float | None] = dict(
+        official_measures(inputs.gt_dir, inputs.res_dir, seq, inputs.digits, official, log_dir)
+    )
     return _derived(requested, values)
 
 

@@ -55,7 +55,9 @@ def _normalization(value: object) -> dict[str, float]:
     if not isinstance(value, dict):
         raise ValueError(f"normalization must be a mapping, got {value!r}")
     if "size" in value and list(value["size"]) != list(NETWORK_SIZE):
-        raise ValueError(f"normalization: size = {value['size']!r}; this version's network grid is {list(NETWORK_SIZE)}")
+        raise ValueError(
+            f"normalization: size = {value['size']!r}; this version's network grid is {list(NETWORK_SIZE)}"
+        )
     fields = {name: value[name] for name in ("low_percentile", "high_percentile") if name in value}
     for name, number in fields.items():
         if not _percentile(number) or not math.isfinite(number):
@@ -128,7 +130,11 @@ class ModelCard:
             lines["validation"] = card["validation"]
         chosen = card.get("chosen_checkpoint")
         if isinstance(chosen, dict):
-            scores = [f"{name} {chosen[name]:.3f}" for name in ("SEG", "TRA", "DET") if isinstance(chosen.get(name), (int, float))]
+            scores = [
+                f"{name} {chosen[name]:.3f}"
+                for name in ("SEG", "TRA", "DET")
+                if isinstance(chosen.get(name), (int, float))
+            ]
             lines["held-out scores"] = " ".join(scores) + f" (iteration {chosen.get('iteration', '?')})"
         elif isinstance(card.get("final_validation_loss"), (int, float)):
             lines["validation loss"] = f"{card['final_validation_loss']:.3f}"

@@ -77,7 +77,11 @@ class _Stepper:
         if self.layout is None or self.layout.grid != frame.shape:
             self.layout = tile_layout(frame.shape)
             self.weights = torch.from_numpy(tile_weights(self.layout.tile)).to(self.device)
-        tensor = torch.from_numpy(frame)[None, None] if self.layout.whole else torch.from_numpy(cut_tiles(frame, self.layout))[:, None]
+        tensor = (
+            torch.from_numpy(frame)[None, None]
+            if self.layout.whole
+            else torch.from_numpy(cut_tiles(frame, self.layout))[:, None]
+        )
         if self.device.type == "cuda":
             tensor = tensor.pin_memory()  # lets the copy overlap the previous frame's work
         return tensor.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)

@@ -74,7 +74,9 @@ class RecurrentHourglass(nn.Module):
         new_state = [gru(skip, hidden) for gru, skip, hidden in zip(self.recurrent, skips, state)]
         up: torch.Tensor | None = None
         for level in reversed(range(self.levels)):
-            up = new_state[level] if up is None else F.interpolate(up, scale_factor=2, mode="nearest") + new_state[level]
+            up = (
+                new_state[level] if up is None else F.interpolate(up, scale_factor=2, mode="nearest") + new_state[level]
+            )
             up = F.relu(self.expanding[level](up))
         return F.normalize(self.head(up), dim=1), new_state
 

@@ -349,7 +349,9 @@ def link_tracks(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> No
     next_label = max(graph.nodes, default=0) + 1
     for begin in range(1, len(stack)):
         new = [
-            label for label in sorted(graph.nodes) if graph.nodes[label]["begin"] == begin and not graph.in_degree(label)
+            label
+            for label in sorted(graph.nodes)
+            if graph.nodes[label]["begin"] == begin and not graph.in_degree(label)
         ]
         by_mother: dict[int, list[int]] = defaultdict(list)
         for label in new:

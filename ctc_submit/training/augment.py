@@ -30,9 +30,7 @@ class OutputGrid:
         spacing = (input_shape[1] / self.network_size[1], input_shape[0] / self.network_size[0])
         reference = sitk.Image(self.crop_size[1], self.crop_size[0], sitk.sitkFloat32)
         reference.SetSpacing(spacing)
-        reference.SetOrigin(
-            tuple((offset + 0.5) * step - 0.5 for offset, step in zip(self.crop_offset[::-1], spacing))
-        )
+        reference.SetOrigin(tuple((offset + 0.5) * step - 0.5 for offset, step in zip(self.crop_offset[::-1], spacing)))
         return reference
 
 
@@ -73,7 +71,9 @@ def mirror_padded(image: np.ndarray, padding: int) -> sitk.Image:
 
 def resample_image(image: np.ndarray, transform: sitk.Transform, reference: sitk.Image) -> np.ndarray:
     padding = max(image.shape) // 2
-    resampled = sitk.Resample(mirror_padded(image.astype(np.float32), padding), reference, transform, sitk.sitkLinear, 0.0)
+    resampled = sitk.Resample(
+        mirror_padded(image.astype(np.float32), padding), reference, transform, sitk.sitkLinear, 0.0
+    )
     return sitk.GetArrayFromImage(resampled)
 
 

@@ -89,7 +89,9 @@ class TrainingSequence:
         digits = len(frames[0].stem) - 1
         if not (dataset_dir / f"{sequence}_GT" / "TRA").is_dir():
             raise CTCInputError(f"{dataset_dir / (sequence + '_GT') / 'TRA'}: tracking ground truth not found")
-        images = np.stack([smooth_and_scale(read_frame(path), low_percentile, high_percentile, sigma) for path in frames])
+        images = np.stack(
+            [smooth_and_scale(read_frame(path), low_percentile, high_percentile, sigma) for path in frames]
+        )
         return cls(images, load_training_labels(dataset_dir, sequence, len(frames), digits))
 
     def __len__(self) -> int:
@@ -122,7 +124,9 @@ def sample_clip(
     sequence = sequences[rng.choice(len(sequences), p=starts / starts.sum())]
     start = rng.integers(0, len(sequence) - clip_length + 1)
     network_size = network_grid(sequence.images.shape[1:], network_scale)
-    offset = cast(tuple[int, int], tuple(int(rng.integers(0, full - crop + 1)) for full, crop in zip(network_size, crop_size)))
+    offset = cast(
+        tuple[int, int], tuple(int(rng.integers(0, full - crop + 1)) for full, crop in zip(network_size, crop_size))
+    )
     grid = OutputGrid(network_size, crop_size, offset)
     return augment_clip(
         sequence.images[start : start + clip_length], sequence.labels[start : start + clip_length], grid, ranges, rng

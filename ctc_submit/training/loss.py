@@ -30,7 +30,12 @@ def neighbour_matrix(labels: np.ndarray, instance_ids: np.ndarray, radius: float
         inside = coarse == instance
         if not inside.any():
             continue
-        distance = np.stack([ndimage.distance_transform_edt(~frame) if frame.any() else np.full(frame.shape, np.inf) for frame in inside])
+        distance = np.stack(
+            [
+                ndimage.distance_transform_edt(~frame) if frame.any() else np.full(frame.shape, np.inf)
+                for frame in inside
+            ]
+        )
         for j, other in enumerate(instance_ids):
             if i != j:
                 other_pixels = coarse == other

@@ -24,6 +24,11 @@ class AugmentationRanges:
 
 
 NO_AUGMENTATION = AugmentationRanges(
-    translation=0.0, flip_probability=0.0, rotation=0.0, scale=(1.0, 1.0), elastic_displacement=0.0,
-    intensity_shift=0.0, intensity_scale=(1.0, 1.0),
+    translation=0.0,
+    flip_probability=0.0,
+    rotation=0.0,
+    scale=(1.0, 1.0),
+    elastic_displacement=0.0,
+    intensity_shift=0.0,
+    intensity_scale=(1.0, 1.0),
 )

@@ -68,7 +68,9 @@ def augment_clips(
         shape = cast(tuple[int, int], tuple(clip_images.shape[1:]))
         grid = sampling_grid(shape, network_grid(shape, network_scale), crop_size, ranges, rng, clip_images.device)
         grid = grid.expand(len(clip_images), -1, -1, -1)
-        resampled = F.grid_sample(clip_images[:, None].float(), grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        resampled = F.grid_sample(
+            clip_images[:, None].float(), grid, mode="bilinear", padding_mode="reflection", align_corners=False
+        )
         gain, shift = rng.uniform(*ranges.intensity_scale), rng.uniform(-ranges.intensity_shift, ranges.intensity_shift)
         out_images.append(resampled * gain + shift)
         marked = clip_labels[:, None].float() + 1  # 0 after sampling means outside the frame

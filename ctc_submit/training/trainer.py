@@ -122,7 +122,13 @@ def plot_history(history: History, path: Path) -> None:
     if validated:
         scores = axes.twinx()
         for index, name in enumerate(("SEG", "SEG_ST", "TRA")):
-            scores.plot([row["iteration"] for row in validated], [row[name] for row in validated], "o-", color=f"C{index + 1}", label=f"held-out {name}")
+            scores.plot(
+                [row["iteration"] for row in validated],
+                [row[name] for row in validated],
+                "o-",
+                color=f"C{index + 1}",
+                label=f"held-out {name}",
+            )
         scores.set_ylabel("pipeline score on the held-out block")
         scores.legend(loc="center right")
     axes.legend(loc="upper left")
@@ -208,15 +214,15 @@ def train(
         nonlocal card
         seconds = time.perf_counter() - started
         checkpoint = {
-                "network": network.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "numpy_rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(),
-                "history": history.rows,
-                "iteration": done,
-                "seconds": seconds,
-                "phases": history.phases,
-                "best": asdict(best) if best else None,
+            "network": network.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "numpy_rng": rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "history": history.rows,
+            "iteration": done,
+            "seconds": seconds,
+            "phases": history.phases,
+            "best": asdict(best) if best else None,
         }
         write_atomically(paths["checkpoint"], lambda target: torch.save(checkpoint, target))
         card = finished_card(card, config, history, compute_device, seconds, best)
@@ -232,7 +238,14 @@ def train(
         images, labels = sample_clip(sequences, config.clip_length, preset.network_scale, crop, ranges, rng)
         batch = torch.from_numpy(images.astype(np.float32))[None, :, None].to(compute_device)
         loss = clips_objective(
-            network, batch, labels[None], preset.r_n, config.max_instances, config.background_weight, config.precision, rng
+            network,
+            batch,
+            labels[None],
+            preset.r_n,
+            config.max_instances,
+            config.background_weight,
+            config.precision,
+            rng,
         )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

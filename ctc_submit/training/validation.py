@@ -65,7 +65,9 @@ class HeldOutBlock:
         return [run for run in runs if len(run)]
 
     def describe(self) -> str:
-        return f"frames {self.first}-{self.last} (no training clip touches {self.excluded.start}-{self.excluded.stop - 1})"
+        return (
+            f"frames {self.first}-{self.last} (no training clip touches {self.excluded.start}-{self.excluded.stop - 1})"
+        )
 
 
 def block_tracks(tracks: list[Track], block: HeldOutBlock) -> list[Track]:
@@ -76,7 +78,8 @@ def block_tracks(tracks: list[Track], block: HeldOutBlock) -> list[Track]:
         if track.begin <= block.last and track.end >= block.first
     }  # fmt: skip
     return sorted(
-        Track(track.label, track.begin, track.end, track.parent if track.parent in inside else 0) for track in inside.values()
+        Track(track.label, track.begin, track.end, track.parent if track.parent in inside else 0)
+        for track in inside.values()
     )
 
 
@@ -92,21 +95,30 @@ def lay_out_block(dataset_dir: Path, sequence: str, block: HeldOutBlock, destina
     dataset_dir = Path(dataset_dir)
     frames = list_frames(dataset_dir / sequence)
     if block.last >= len(frames):
-        raise CTCInputError(f"held-out block {block.first}-{block.last}: {dataset_dir / sequence} has {len(frames)} frames")
+        raise CTCInputError(
+            f"held-out block {block.first}-{block.last}: {dataset_dir / sequence} has {len(frames)} frames"
+        )
     digits = len(frames[0].stem) - 1
     gt, silver_truth = dataset_dir / f"{sequence}_GT", dataset_dir / f"{sequence}_ST"
     gold, silver = Path(destination) / "gold", Path(destination) / "silver"
     for new, old in enumerate(block.frames):
         _link(gold / SEQUENCE / f"t{new:03d}.tif", frames[old])
-        _link(gold / f"{SEQUENCE}_GT" / "TRA" / f"man_track{new:03d}.tif", gt / "TRA" / f"man_track{old:0{digits}d}.tif")
+        _link(
+            gold / f"{SEQUENCE}_GT" / "TRA" / f"man_track{new:03d}.tif", gt / "TRA" / f"man_track{old:0{digits}d}.tif"
+        )
         for sources, layout in (((gt,), gold), ((silver_truth, gt), silver)):
             segmentations = [source / "SEG" / f"man_seg{old:0{digits}d}.tif" for source in sources]
             found = [path for path in segmentations if path.is_file()]
             if found:
                 _link(layout / f"{SEQUENCE}_GT" / "SEG" / f"man_seg{new:03d}.tif", found[0])
-    write_tracks(gold / f"{SEQUENCE}_GT" / "TRA" / "man_track.txt", block_tracks(read_tracks(gt / "TRA" / "man_track.txt"), block))
+    write_tracks(
+        gold / f"{SEQUENCE}_GT" / "TRA" / "man_track.txt",
+        block_tracks(read_tracks(gt / "TRA" / "man_track.txt"), block),
+    )
     if not (gold / f"{SEQUENCE}_GT" / "SEG").is_dir():
-        raise CTCInputError(f"held-out block {block.first}-{block.last}: no gold segmentation in {gt / 'SEG'} for these frames")
+        raise CTCInputError(
+            f"held-out block {block.first}-{block.last}: no gold segmentation in {gt / 'SEG'} for these frames"
+        )
     return gold, silver
 
 
@@ -151,4 +163,3 @@ class PipelineValidation:
             by_c[c] = {name: round(float(cast(float, scores[name])), 6) for name in SCORES}  # SEG/TRA/DET: never None
         best = max(by_c, key=lambda c: selection_score(by_c[c]))
         return {"c": best, **by_c[best], "score": round(selection_score(by_c[best]), 6), "by_c": by_c}
-

@@ -119,6 +119,8 @@ def stack_args(root: Path, name: str = "stack.tif") -> list[str]:
 
 
 DATA = f"{DATASET}"
+# One row per bad input, kept one line each: input, command, what the error must say.
+# fmt: off
 CASES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], str]] = {
     # bad paths
     "output is the input": (nothing, lambda r: run_args(r, "01", "--overwrite"), "overlaps the input folder"),
@@ -161,6 +163,7 @@ CASES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], str]
     "scripts over other scripts": (a_file("SW/DIC-HeLa-01.sh", "mine"), lambda r: ["scripts", str(r / "SW")], "exists and differs"),
     "render a corrupt mask": (lambda r: (a_result_folder(r), (r / DATA / "01_RES" / "mask002.tif").write_bytes(b"II*\0junk")), lambda r: ["render", str(r / DATA / "01_RES")], "mask002.tif"),
 }
+# fmt: on
 CASES.update({f"model: {name}": (a_model(write), run_args, fragment) for name, (write, fragment) in BAD_MODELS.items()})
 
 

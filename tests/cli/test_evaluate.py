@@ -90,5 +90,7 @@ def test_an_unwritable_log_dir_keeps_the_scores_and_says_one_line(eval_fixtures,
     assert result.exit_code == 2
     *scores, last = result.output.splitlines()
     assert [line.split(":")[0] for line in scores] == ["SEG measure", "TRA measure", "DET measure"]
-    assert last.startswith(f"Error: --log-dir {log_dir}: cannot write the logs there (") and last.endswith("; scores above")
+    assert last.startswith(f"Error: --log-dir {log_dir}: cannot write the logs there (") and last.endswith(
+        "; scores above"
+    )
     assert [path.name for path in tmp_path.iterdir()] == ["file"]

@@ -18,16 +18,16 @@ from ctc_layout import copy_first_frames, save_tiny_model
 
 DATASET = "DIC-C2DH-HeLa"
 
-HANGING_CLUSTERING = '''
+HANGING_CLUSTERING = """
 import os, time
 from pathlib import Path
 
 def hang(pair, **options):
     Path(os.environ["CLUSTERING_STARTED"]).write_text(str(os.getpid()))
     time.sleep(600)
-'''
+"""
 
-DRIVER = '''
+DRIVER = """
 import sys
 import hanging_clustering
 from ctc_submit import pipeline
@@ -38,7 +38,7 @@ if __name__ == "__main__":
     pipeline.timed_cluster_pair = hanging_clustering.hang
     run.core_plan = lambda device: pipeline.CorePlan(1, 1, 1)
     main(sys.argv[1:], prog_name="ctc-submit")
-'''
+"""
 
 
 def start_hanging_run(tmp_path: Path, ctc_data: Path) -> tuple[subprocess.Popen, Path, Path]:
@@ -53,7 +53,17 @@ def start_hanging_run(tmp_path: Path, ctc_data: Path) -> tuple[subprocess.Popen,
         "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
         "OMP_NUM_THREADS": "1",
     }
-    arguments = ["run", DATASET + "/01", DATASET + "/01_RES", "--dataset", DATASET, "--model", str(model), "--device", "cpu"]
+    arguments = [
+        "run",
+        DATASET + "/01",
+        DATASET + "/01_RES",
+        "--dataset",
+        DATASET,
+        "--model",
+        str(model),
+        "--device",
+        "cpu",
+    ]
     process = subprocess.Popen(
         [sys.executable, "driver.py", *arguments], cwd=tmp_path, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,

@@ -33,7 +33,9 @@ def test_the_report_records_the_asked_and_the_chosen_precision_and_the_cpu(ctc_d
     parameters = run(sequence, tmp_path / "01_RES", "--model", str(model), "--device", "cpu")["parameters"]
     assert parameters["precision_asked"] == "auto" and parameters["precision"] in ("fp32", "bf16")
     assert parameters["cpu"].startswith(("x86_64", "aarch64", "arm64", "amd64"))
-    parameters = run(sequence, tmp_path / "01_RES", "--model", str(model), "--device", "cpu", "--precision", "fp32", "--overwrite")["parameters"]
+    parameters = run(
+        sequence, tmp_path / "01_RES", "--model", str(model), "--device", "cpu", "--precision", "fp32", "--overwrite"
+    )["parameters"]
     assert parameters["precision"] == "fp32"
 
 

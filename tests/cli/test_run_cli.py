@@ -43,11 +43,21 @@ def test_a_run_writes_a_valid_result_and_a_report_beside_it_with_scores(layout, 
     result = invoke_on(layout, "--dataset", DATASET, "--model", tiny_model, "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert validate_result(layout / "01_RES", layout / "01_GT").ok
-    assert sorted(path.name for path in layout.iterdir()) == ["01", "01_GT", "01_RES", "01_RES.cells.csv", "01_RES.run_report.json"]
+    assert sorted(path.name for path in layout.iterdir()) == [
+        "01",
+        "01_GT",
+        "01_RES",
+        "01_RES.cells.csv",
+        "01_RES.run_report.json",
+    ]
     report = json.loads((layout / "01_RES.run_report.json").read_text())
     assert report["dataset"] == DATASET and report["preset"]["m_pts"] == 1000
     assert report["parameters"]["clustering"] == "fast" and report["parameters"]["device"] == "cpu"
-    assert (report["parameters"]["network_grid"], report["parameters"]["tiles"], report["parameters"]["subsampling_step"]) == ([256, 256], 1, 4)
+    assert (
+        report["parameters"]["network_grid"],
+        report["parameters"]["tiles"],
+        report["parameters"]["subsampling_step"],
+    ) == ([256, 256], 1, 4)
     assert report["counts"]["frames"] == 3
     assert set(report["timings_s"]) >= {"network", "clustering", "merge", "lineage", "upsample", "write", "total"}
     assert {"torch", "hdbscan", "python"} <= set(report["software"])
@@ -92,7 +102,9 @@ def test_an_existing_result_needs_overwrite(layout, tiny_model):
 
 def test_a_dataset_without_a_model_says_so(layout):
     result = invoke_on(layout, "--dataset", "Fluo-N2DL-HeLa")
-    assert_one_line_error(result, "no model for Fluo-N2DL-HeLa (available: DIC-C2DH-HeLa)", "--model", "CTC_SUBMIT_MODELS")
+    assert_one_line_error(
+        result, "no model for Fluo-N2DL-HeLa (available: DIC-C2DH-HeLa)", "--model", "CTC_SUBMIT_MODELS"
+    )
     assert not (layout / "01_RES").exists()
 
 

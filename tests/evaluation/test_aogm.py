@@ -29,7 +29,9 @@ GT_VERTICES, GT_EDGES = 7, 5
 
 def test_a_relabelled_copy_is_perfect():
     res = [np.where(frame > 0, frame + 10, 0).astype(np.uint16) for frame in GT]
-    errors = compare(GT, res, GT_TRACKS, [Track(t.label + 10, t.begin, t.end, t.parent + 10 if t.parent else 0) for t in GT_TRACKS])
+    errors = compare(
+        GT, res, GT_TRACKS, [Track(t.label + 10, t.begin, t.end, t.parent + 10 if t.parent else 0) for t in GT_TRACKS]
+    )
     assert (errors.gt_vertices, errors.gt_edges) == (GT_VERTICES, GT_EDGES)
     assert errors.detection_cost() == errors.linking_cost() == 0
     assert errors.tra() == errors.det() == errors.lnk() == 1.0

@@ -49,7 +49,9 @@ def test_a_division_found_a_frame_late_counts_only_with_tolerance():
 def test_complete_tracks_and_fractions_of_a_track_broken_in_two():
     gt = [Track(1, 0, 3, 0)]
     broken = [Track(1, 0, 1, 0), Track(2, 2, 3, 0)]
-    frames = [FrameMatch(t, np.array([1]), np.array([r]), np.array([1]), np.array([r])) for t, r in enumerate([1, 1, 2, 2])]
+    frames = [
+        FrameMatch(t, np.array([1]), np.array([r]), np.array([1]), np.array([r])) for t, r in enumerate([1, 1, 2, 2])
+    ]
     matches = FrameMatches(frames)
     assert complete_tracks(FrameMatches(identity({t: [1] for t in range(4)})), gt, gt) == 1.0
     assert complete_tracks(matches, gt, broken) == 0.0
@@ -72,7 +74,9 @@ def test_cell_cycle_accuracy_compares_the_distributions_of_cycle_lengths():
 def py_ctcmetrics(res_dir, gt_dir) -> dict:
     metrics = pytest.importorskip("ctc_metrics.scripts.evaluate")
     with contextlib.redirect_stdout(io.StringIO()):
-        return metrics.evaluate_sequence(str(res_dir), str(gt_dir), ["TRA", "LNK", "CT", "TF", "BC(2)", "CCA", "CHOTA"], threads=1)
+        return metrics.evaluate_sequence(
+            str(res_dir), str(gt_dir), ["TRA", "LNK", "CT", "TF", "BC(2)", "CCA", "CHOTA"], threads=1
+        )
 
 
 def assert_same(ours: dict, theirs: dict) -> None:

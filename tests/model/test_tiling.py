@@ -76,7 +76,10 @@ def test_each_tile_position_keeps_its_own_state_as_if_it_were_a_video_of_its_own
     layout = tile_layout((300, 420))
     assert len(layout.corners) == 4
     tiled = list(embed_sequence(frames, network, "cpu", "fp32", per_forward))
-    per_position = [list(embed_sequence([frame[rows, cols] for frame in frames], network, "cpu", "fp32")) for rows, cols in layout.slices()]
+    per_position = [
+        list(embed_sequence([frame[rows, cols] for frame in frames], network, "cpu", "fp32"))
+        for rows, cols in layout.slices()
+    ]
     weights = torch.from_numpy(tile_weights(layout.tile))
     for index, embedding in enumerate(tiled):
         assert embedding.shape == (16, 300, 420)

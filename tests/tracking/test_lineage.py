@@ -49,7 +49,9 @@ def by_label(tracks: list[Track]) -> dict[int, Track]:
 
 def test_daughters_with_new_labels_get_the_mother_as_parent():
     mother, left, right = (1, 2, 4, 6, 6), (2, 2, 3, 6, 4), (3, 2, 7, 6, 4)
-    stack, tracks = build_lineage(stack_of([mother], [mother], [left, right], [left, right]), LineageRules(parent_window=3))
+    stack, tracks = build_lineage(
+        stack_of([mother], [mother], [left, right], [left, right]), LineageRules(parent_window=3)
+    )
     tracks = by_label(tracks)
     m, a, b = label_at(stack, 0, 4, 6), label_at(stack, 2, 4, 4), label_at(stack, 2, 4, 9)
     assert tracks[m] == Track(m, 0, 1, 0)
@@ -94,7 +96,9 @@ def test_a_cell_leaving_the_field_ends_its_track_without_children():
 
 
 def test_a_new_cell_far_from_everything_has_no_parent():
-    stack, tracks = build_lineage(stack_of([(1, 0, 0, 3, 3)], [(1, 0, 0, 3, 3), (2, 8, 8, 3, 3)]), LineageRules(parent_window=3))
+    stack, tracks = build_lineage(
+        stack_of([(1, 0, 0, 3, 3)], [(1, 0, 0, 3, 3), (2, 8, 8, 3, 3)]), LineageRules(parent_window=3)
+    )
     assert by_label(tracks)[label_at(stack, 1, 9, 9)].parent == 0
 
 
@@ -172,7 +176,9 @@ def test_a_mother_seen_only_in_her_last_frames_from_the_first_one_is_not_judged_
 
 def test_daughters_of_implausible_size_are_not_a_division():
     mother, big, small = (1, 2, 2, 8, 8), (2, 2, 2, 8, 6), (3, 2, 8, 1, 1)
-    stack, tracks = build_lineage(stack_of([mother], [mother], [big, small], [big, small], [big, small]), LineageRules())
+    stack, tracks = build_lineage(
+        stack_of([mother], [mother], [big, small], [big, small], [big, small]), LineageRules()
+    )
     assert count_divisions(tracks) == 0
     assert by_label(tracks)[label_at(stack, 2, 4, 4)].begin == 0
 
@@ -180,7 +186,9 @@ def test_daughters_of_implausible_size_are_not_a_division():
 def test_a_cell_missing_for_a_frame_is_linked_only_where_it_was():
     cell, moved = (1, 0, 0, 4, 4), (1, 7, 7, 4, 4)
     for again, linked in [(cell, True), (moved, False)]:
-        stack, tracks = build_lineage(stack_of([cell], [cell], [], [again], [again]), LineageRules(neighbour_distance=0))
+        stack, tracks = build_lineage(
+            stack_of([cell], [cell], [], [again], [again]), LineageRules(neighbour_distance=0)
+        )
         assert (by_label(tracks)[label_at(stack, 3, again[1] + 1, again[2] + 1)].parent != 0) is linked
 
 
@@ -306,7 +314,9 @@ def test_random_stacks_come_out_valid_with_at_most_two_children_right_after_the_
     rules, no track has more than two children, daughters begin within the window after their mother,
     and a pixel is added only where a filled gap holds its cell's mask from a frame nearby."""
     stack = stack_of(*frames)
-    rules = LineageRules(parent_window=window, flicker_length=flicker, daughter_area=(0.0, 99.0), min_daughter_overlap=0.0)
+    rules = LineageRules(
+        parent_window=window, flicker_length=flicker, daughter_area=(0.0, 99.0), min_daughter_overlap=0.0
+    )
     result, tracks = build_lineage(stack, rules, (border, border))
     assert write_and_validate(result, tracks) == []
     for frame, row, col in zip(*np.nonzero((result > 0) & (stack == 0))):  # only a filled gap adds pixels

@@ -31,7 +31,9 @@ def test_without_augmentation_the_torch_resampling_is_the_resize_to_the_network_
     rng = np.random.default_rng(0)
     image = rng.normal(size=(2, 40, 60)).astype(np.float32)
     labels = np.repeat(np.arange(60)[None, None] // 10, 40, axis=1).repeat(2, axis=0)
-    images, sampled = augment_clips([torch.from_numpy(image)], [torch.from_numpy(labels)], 0.0, (256, 256), NO_AUGMENTATION, rng)
+    images, sampled = augment_clips(
+        [torch.from_numpy(image)], [torch.from_numpy(labels)], 0.0, (256, 256), NO_AUGMENTATION, rng
+    )
     assert images.shape == (1, 2, 1, 256, 256) and sampled.shape == (1, 2, 256, 256)
     np.testing.assert_allclose(images[0, 0, 0].numpy(), resize_linear(image[0], (256, 256)), atol=1e-4)
     assert set(np.unique(sampled.numpy())) <= set(range(6))
@@ -41,9 +43,15 @@ def test_the_torch_crops_are_cut_from_the_frame_at_the_presets_scale():
     rng = np.random.default_rng(3)
     image = rng.normal(size=(1, 690, 628)).astype(np.float32)
     labels = np.zeros((1, 690, 628), np.int64)
-    images, _ = augment_clips([torch.from_numpy(image)], [torch.from_numpy(labels)], 0.75, (518, 471), NO_AUGMENTATION, rng)
-    np.testing.assert_allclose(images[0, 0, 0].numpy(), resize_linear(image[0], (518, 471)), atol=1e-3)  # float32 sampling coordinates
-    crops, _ = augment_clips([torch.from_numpy(image)], [torch.from_numpy(labels)], 0.75, (256, 256), NO_AUGMENTATION, rng)
+    images, _ = augment_clips(
+        [torch.from_numpy(image)], [torch.from_numpy(labels)], 0.75, (518, 471), NO_AUGMENTATION, rng
+    )
+    np.testing.assert_allclose(
+        images[0, 0, 0].numpy(), resize_linear(image[0], (518, 471)), atol=1e-3
+    )  # float32 sampling coordinates
+    crops, _ = augment_clips(
+        [torch.from_numpy(image)], [torch.from_numpy(labels)], 0.75, (256, 256), NO_AUGMENTATION, rng
+    )
     assert crops.shape == (1, 1, 1, 256, 256)
 
 
@@ -80,7 +88,9 @@ def test_the_accelerated_run_trains_for_its_time_without_simpleitk_and_writes_a_
     arguments = [str(tmp_path / "pack.npz"), str(out), "--minutes", "0.1", "--filters", "4", "--levels", "3",
                  "--batch", "2", "--clip-length", "3", "--crop-size", "32", "--device", "cpu"]  # fmt: skip
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    completed = subprocess.run([sys.executable, "-c", DEVICE_LIKE, *arguments], capture_output=True, text=True, env=environment)
+    completed = subprocess.run(
+        [sys.executable, "-c", DEVICE_LIKE, *arguments], capture_output=True, text=True, env=environment
+    )
     assert completed.returncode == 0, completed.stderr
     network, card = load_model(out, "cpu")
     assert card["iterations_done"] >= 1 and card["training"]["batch"] == 2

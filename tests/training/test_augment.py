@@ -35,5 +35,11 @@ def test_random_warps_keep_labels_aligned_with_the_image(ctc_data):
 def test_outside_the_image_is_ignored():
     labels = np.ones((1, 64, 64), dtype=np.int64)
     ranges = AugmentationRanges(translation=0.0, rotation=0.0, scale=(0.5, 0.5), elastic_displacement=0.0)
-    _, warped = augment_clip(np.zeros((1, 64, 64), np.float32), labels, OutputGrid((64, 64), (64, 64), (0, 0)), ranges, np.random.default_rng(0))
+    _, warped = augment_clip(
+        np.zeros((1, 64, 64), np.float32),
+        labels,
+        OutputGrid((64, 64), (64, 64), (0, 0)),
+        ranges,
+        np.random.default_rng(0),
+    )
     assert (warped == IGNORE).any() and (warped == 1).any()

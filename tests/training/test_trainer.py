@@ -23,7 +23,9 @@ TINY = NetworkConfig(filters=4, levels=3)
 
 @pytest.fixture(scope="module")
 def frames(ctc_data):
-    return TrainingSequence.load(ctc_data / "DIC-C2DH-HeLa", "01", PRESET.low_percentile, PRESET.high_percentile, limit=5)
+    return TrainingSequence.load(
+        ctc_data / "DIC-C2DH-HeLa", "01", PRESET.low_percentile, PRESET.high_percentile, limit=5
+    )
 
 
 def test_segments_take_the_id_of_their_marker():
@@ -47,7 +49,9 @@ def test_clips_are_drawn_in_proportion_to_the_clips_a_run_holds():
 def test_training_clips_are_crops_of_the_frames_at_the_presets_scale(ctc_data):
     """SIM+ is tracked at 0.75 (its 690x628 frames on a 518x471 grid): training must show cells at that size."""
     preset = get_preset("Fluo-N2DH-SIM+")
-    sequence = TrainingSequence.load(ctc_data / "Fluo-N2DH-SIM+", "01", preset.low_percentile, preset.high_percentile, limit=2)
+    sequence = TrainingSequence.load(
+        ctc_data / "Fluo-N2DH-SIM+", "01", preset.low_percentile, preset.high_percentile, limit=2
+    )
     rng = np.random.default_rng(0)
     images, labels = sample_clip([sequence], 2, preset.network_scale, (518, 471), NO_AUGMENTATION, rng)
     expected = resize_linear(sequence.images[1], (518, 471))
@@ -85,7 +89,9 @@ def test_a_run_stopped_and_resumed_equals_a_straight_run(frames, tmp_path):
     for name in straight:
         torch.testing.assert_close(split[name], straight[name], rtol=1e-5, atol=1e-6)
     with open(tmp_path / "split_loss.csv") as first, open(tmp_path / "straight_loss.csv") as second:
-        assert [row["train_loss"] for row in csv.DictReader(first)] == [row["train_loss"] for row in csv.DictReader(second)]
+        assert [row["train_loss"] for row in csv.DictReader(first)] == [
+            row["train_loss"] for row in csv.DictReader(second)
+        ]
 
 
 def test_a_time_budget_stops_before_the_next_iteration_would_overrun():
@@ -102,11 +108,15 @@ def test_init_from_starts_from_the_models_weights_and_says_so_in_the_card(frames
     save_model(tmp_path / "start.pt", StackedHourglass(TINY), {"dataset": PRESET.name, "iterations_done": 7})
     start, _ = load_model(tmp_path / "start.pt", "cpu")
     config = TrainingConfig(iterations=1, clip_length=2, crop_size=32, learning_rate=1e-12, network=TINY)
-    card = train([frames], None, PRESET, config, tmp_path / "tuned.pt", {}, device="cpu", init_from=tmp_path / "start.pt")
+    card = train(
+        [frames], None, PRESET, config, tmp_path / "tuned.pt", {}, device="cpu", init_from=tmp_path / "start.pt"
+    )
     tuned, _ = load_model(tmp_path / "tuned.pt", "cpu")
     for name, tensor in start.state_dict().items():
         torch.testing.assert_close(tuned.state_dict()[name], tensor, atol=1e-3, rtol=1e-3)
-    assert card["phases"][0]["init_from"]["model"] == "start.pt" and card["phases"][0]["init_from"]["iterations_done"] == 7
+    assert (
+        card["phases"][0]["init_from"]["model"] == "start.pt" and card["phases"][0]["init_from"]["iterations_done"] == 7
+    )
     other = TrainingConfig(iterations=1, clip_length=2, crop_size=32, network=NetworkConfig(filters=8, levels=3))
     with pytest.raises(CTCInputError, match="differs from the one to train"):
         train([frames], None, PRESET, other, tmp_path / "x.pt", {}, device="cpu", init_from=tmp_path / "start.pt")
@@ -128,7 +138,9 @@ def test_train_command_validates_by_the_pipeline_score_keeps_the_best_and_resume
     assert first.exit_code == 0, first.output
     again = CliRunner().invoke(main, command(data, out, "--iterations", "2"))
     assert again.exit_code == 2 and "already exists" in again.output
-    resumed = CliRunner().invoke(main, command(data, out, "--iterations", "4", "--crop-size", "64", "--recurrent-window", "8,2", "--resume"))
+    resumed = CliRunner().invoke(
+        main, command(data, out, "--iterations", "4", "--crop-size", "64", "--recurrent-window", "8,2", "--resume")
+    )
     assert resumed.exit_code == 0, resumed.output
     with open(out.with_name("tiny_loss.csv")) as handle:
         rows = list(csv.DictReader(handle))
@@ -162,14 +174,18 @@ def test_train_command_validates_by_the_pipeline_score_keeps_the_best_and_resume
     ],
 )
 def test_bad_train_options_are_one_line_before_any_work(ctc_data, tmp_path, options, message):
-    result = CliRunner().invoke(main, [*command(ctc_data / "DIC-C2DH-HeLa", tmp_path / "m.pt"), "--iterations", "1", *options])
+    result = CliRunner().invoke(
+        main, [*command(ctc_data / "DIC-C2DH-HeLa", tmp_path / "m.pt"), "--iterations", "1", *options]
+    )
     assert result.exit_code == 2 and message in result.output, result.output
     assert result.output.strip().count("\n") <= 3 and "Traceback" not in result.output
     assert not (tmp_path / "m.pt").exists()
 
 
 def test_train_command_rejects_an_unknown_dataset(tmp_path):
-    result = CliRunner().invoke(main, ["train", "--dataset", "Nope", "--data", str(tmp_path), "--out", str(tmp_path / "m.pt")])
+    result = CliRunner().invoke(
+        main, ["train", "--dataset", "Nope", "--data", str(tmp_path), "--out", str(tmp_path / "m.pt")]
+    )
     assert result.exit_code == 2 and "known:" in result.output
 
 
@@ -182,7 +198,9 @@ def test_a_signal_stops_training_after_the_iteration_with_a_checkpoint_that_resu
     from pathlib import Path
 
     out = tmp_path / "m.pt"
-    arguments = command(ctc_data / "DIC-C2DH-HeLa", out, "--iterations", "500", "--held-out", "none", "--log-every", "1")
+    arguments = command(
+        ctc_data / "DIC-C2DH-HeLa", out, "--iterations", "500", "--held-out", "none", "--log-every", "1"
+    )
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("ctc-submit")), *arguments], stderr=subprocess.PIPE, text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
@@ -196,7 +214,9 @@ def test_a_signal_stops_training_after_the_iteration_with_a_checkpoint_that_resu
     assert "Stopped by SIGTERM; continue with --resume" in remaining and "Traceback" not in remaining
     done = torch.load(out.with_suffix(".ckpt"), weights_only=False)["iteration"]
     assert 1 <= done < 500
-    resumed = CliRunner().invoke(main, command(ctc_data / "DIC-C2DH-HeLa", out, "--iterations", str(done + 1), "--held-out", "none", "--resume"))
+    resumed = CliRunner().invoke(
+        main, command(ctc_data / "DIC-C2DH-HeLa", out, "--iterations", str(done + 1), "--held-out", "none", "--resume")
+    )
     assert resumed.exit_code == 0, resumed.output
     assert json.loads(out.with_suffix(".json").read_text())["iterations_done"] == done + 1
 
