@@ -22,10 +22,9 @@ from ctc_submit.model.inference import load_model
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import get_preset
-from ctc_submit.training.data import TrainingSequence, sample_clip
-from ctc_submit.training.objective import clips_objective
+from ctc_submit.training.data import TrainingSequence
 from ctc_submit.training.ranges import AugmentationRanges
-from ctc_submit.training.trainer import TrainingConfig
+from ctc_submit.training.trainer import TrainingConfig, training_step
 
 
 def inference_ms(network: StackedHourglass, device: torch.device, precision: str, repeats: int) -> float:
@@ -54,23 +53,7 @@ def training_seconds_per_iteration(config: TrainingConfig, data: str, repeats: i
     durations = []
     for _ in range(repeats + 1):
         started = time.perf_counter()
-        images, labels = sample_clip(
-            [sequence], config.clip_length, preset.network_scale, (config.crop_size,) * 2, AugmentationRanges(), rng
-        )
-        batch = torch.from_numpy(images.astype(np.float32))[None, :, None]
-        loss = clips_objective(
-            network,
-            batch,
-            labels[None],
-            preset.r_n,
-            config.max_instances,
-            config.background_weight,
-            config.precision,
-            rng,
-        )
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        training_step(network, optimizer, [sequence], preset, config, AugmentationRanges(), rng, torch.device("cpu"))
         durations.append(time.perf_counter() - started)
     return float(np.mean(durations[1:]))
 

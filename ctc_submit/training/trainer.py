@@ -207,7 +207,6 @@ def train(
         network.load_state_dict(weights)
     history.start_phase(start, config, origin)
     ranges = AugmentationRanges()
-    crop = (config.crop_size, config.crop_size)
     started = time.perf_counter() - elapsed
 
     def save(done: int) -> None:
@@ -235,23 +234,9 @@ def train(
         if iteration >= config.learning_rate_drop_at * config.iterations:
             for group in optimizer.param_groups:
                 group["lr"] = config.learning_rate / 10
-        images, labels = sample_clip(sequences, config.clip_length, preset.network_scale, crop, ranges, rng)
-        batch = torch.from_numpy(images.astype(np.float32))[None, :, None].to(compute_device)
-        loss = clips_objective(
-            network,
-            batch,
-            labels[None],
-            preset.r_n,
-            config.max_instances,
-            config.background_weight,
-            config.precision,
-            rng,
-        )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        loss = training_step(network, optimizer, sequences, preset, config, ranges, rng, compute_device)
         done = iteration + 1
-        row = {"iteration": done, "train_loss": loss.item(), "seconds": round(time.perf_counter() - started, 2)}
+        row = {"iteration": done, "train_loss": loss, "seconds": round(time.perf_counter() - started, 2)}
         scores = None
         if validation is not None and (done % config.validate_every == 0 or done == config.iterations):
             scores = validation.score(network, compute_device)
@@ -261,13 +246,35 @@ def train(
                 best = Best(done, {key: value for key, value in scores.items() if key != "by_c"}, weights)
         history.rows.append(row)
         if report:
-            report(done, loss.item(), scores)
+            report(done, loss, scores)
         stopping = stop is not None and done < config.iterations and stop(done)
         if done % config.checkpoint_every == 0 or done == config.iterations or stopping:
             save(done)
         if stopping:
             break
     return card
+
+
+def training_step(
+    network: StackedHourglass,
+    optimizer: torch.optim.Optimizer,
+    sequences: list[TrainingSequence],
+    preset: Preset,
+    config: TrainingConfig,
+    ranges: AugmentationRanges,
+    rng: np.random.Generator,
+    device: torch.device,
+) -> float:
+    """One optimiser step on one augmented clip; returns its loss (what the training benchmark times)."""
+    crop = (config.crop_size, config.crop_size)
+    images, labels = sample_clip(sequences, config.clip_length, preset.network_scale, crop, ranges, rng)
+    batch = torch.from_numpy(images.astype(np.float32))[None, :, None].to(device)
+    objective = (preset.r_n, config.max_instances, config.background_weight, config.precision, rng)
+    loss = clips_objective(network, batch, labels[None], *objective)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.item())
 
 
 def finished_card(
