@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from ctc_submit.datasets import URL_BASE, dataset_named
-from ctc_submit.io import CTCInputError, file_sha256
+from ctc_submit.io import CTCInputError, check_replaceable, file_sha256
 
 CHUNK = 1 << 16
 # What a downloaded dataset folder holds: sequences, their truths and results. --overwrite
@@ -181,22 +181,10 @@ def prepare_destination(dest: Path, name: str, overwrite: bool) -> Path:
     if not os.access(dest, os.W_OK | os.X_OK):
         raise CTCInputError(f"{dest}: destination folder is not writable")
     final = dest / name
-    if final.exists() and not final.is_dir():
-        raise CTCInputError(f"{final}: exists and is not a folder")
-    if final.is_dir() and any(final.iterdir()):
-        if not overwrite:
-            raise CTCInputError(
-                f"{final}: already exists and is not empty (allow overwriting to replace it)", "overwrite"
-            )
-        foreign = sorted(
-            entry.name for entry in final.iterdir() if not (entry.is_dir() and DATASET_ENTRY.match(entry.name))
-        )
-        if foreign:
-            raise CTCInputError(
-                f"{final}: not a CTC dataset folder (holds {foreign[0]}); overwriting only replaces folders of "
-                "sequences (01, 01_GT, 01_ST, 01_RES, ...)",
-                "overwrite",
-            )
+    check_replaceable(
+        final, overwrite, lambda entry: entry.is_dir() and bool(DATASET_ENTRY.match(entry.name)),
+        "a CTC dataset folder", "folders of sequences (01, 01_GT, 01_ST, 01_RES, ...)",
+    )  # fmt: skip
     return final
 
 

@@ -294,6 +294,24 @@ def write_atomically(path: Path, save: Callable[[Path], object]) -> None:
         temporary.unlink(missing_ok=True)
 
 
+def check_replaceable(folder: Path, overwrite: bool, ours: Callable[[Path], bool], kind: str, replaced: str) -> None:
+    """Refuse ``folder`` when it is a file, or a non-empty folder unless ``overwrite`` -- and even then
+    one holding anything ``ours`` does not recognise as what a replacement would write (``kind``: what
+    the folder must be; ``replaced``: what overwriting replaces): a mistyped destination never loses data."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CTCInputError(f"{folder}: exists and is not a folder")
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    if not overwrite:
+        raise CTCInputError(f"{folder}: folder exists and is not empty (allow overwriting to replace it)", "overwrite")
+    foreign = sorted(entry.name for entry in folder.iterdir() if not ours(entry))
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        message = f"{folder}: not {kind} (holds {foreign[0]}{more}); overwriting only replaces {replaced}"
+        raise CTCInputError(message, "overwrite")
+
+
 def file_sha256(path: Path) -> str:
     """Checksum of a file read in blocks (archives and model files can be large)."""
     digest = hashlib.sha256()

@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ctc_submit.download import require_space
-from ctc_submit.io import CTCInputError, Track, mask_layout, mask_name, write_mask, write_tracks
+from ctc_submit.io import CTCInputError, Track, check_replaceable, mask_layout, mask_name, write_mask, write_tracks
 from ctc_submit.validate import TRACK_FILE, MaskScan, ValidationReport, validate_written
 
 # What a previous result may hold: masks, the track file and the evaluators' logs. --overwrite
@@ -57,26 +57,11 @@ def check_apart(destination: Path, protected: Iterable[Path]) -> None:
 def check_destination(destination: Path, overwrite: bool, protected: Iterable[Path] = ()) -> None:
     """Refuse a destination that is a file, overlaps a protected folder, or is a non-empty folder
     unless ``overwrite`` -- and even then only a folder that holds nothing but a previous result."""
-    destination = Path(destination)
-    if destination.exists() and not destination.is_dir():
-        raise CTCInputError(f"{destination}: exists and is not a folder")
     check_apart(destination, protected)
-    if not destination.is_dir() or not any(destination.iterdir()):
-        return
-    if not overwrite:
-        raise CTCInputError(
-            f"{destination}: folder exists and is not empty (allow overwriting to replace it)", "overwrite"
-        )
-    foreign = sorted(
-        path.name for path in destination.iterdir() if not (path.is_file() and RESULT_FILE.match(path.name))
-    )
-    if foreign:
-        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-        raise CTCInputError(
-            f"{destination}: not a result folder (holds {foreign[0]}{more}); overwriting only replaces "
-            "maskNNN.tif, res_track.txt and logs",
-            "overwrite",
-        )
+    check_replaceable(
+        destination, overwrite, lambda entry: entry.is_file() and bool(RESULT_FILE.match(entry.name)),
+        "a result folder", "maskNNN.tif, res_track.txt and logs",
+    )  # fmt: skip
 
 
 def check_room(destination: Path, frames: int, shape: tuple[int, int]) -> None:

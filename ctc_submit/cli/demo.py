@@ -9,6 +9,7 @@ import click
 
 from ctc_submit.cli.download import ProgressBar
 from ctc_submit.cli.errors import user_errors
+from ctc_submit.cli.options import folder_option
 from ctc_submit.demo import (
     DATASET,
     SCRIPT,
@@ -29,23 +30,18 @@ def step(number: int, text: str) -> None:
 
 
 @click.command("demo", short_help="Run, score and draw DIC-C2DH-HeLa 01 in one go.")
-@click.option(
+@folder_option(
     "--data",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
     help=f"Folder holding {DATASET}/ (default: $CTC_DATA, else an earlier download, else download it).",
 )
-@click.option(
+@folder_option(
     "--workdir",
-    type=click.Path(path_type=Path, file_okay=False),
     default=Path("ctc-demo"),
     show_default=True,
     help="Working folder for the challenge layout, the result, the scores and the pictures.",
 )
-@click.option(
+@folder_option(
     "--scripts",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
     help=f"Folder with {SCRIPT}, copied to WORKDIR/SW [default: the scripts 'ctc-submit scripts' writes].",
 )
 @click.option("--url-base", default=URL_BASE, show_default=True, help="Server to download the dataset from.")

@@ -36,3 +36,10 @@ def model_option(help: str):
 def overwrite_option(help: str):
     """``--overwrite``: replace what a command would otherwise refuse to touch; ``help`` says what."""
     return click.option("--overwrite", is_flag=True, help=help)
+
+
+def folder_option(*names: str, help: str, **settings):
+    """An optional folder (``None`` unless ``settings`` give a default); ``names`` as for ``click.option``."""
+    return click.option(
+        *names, type=click.Path(path_type=Path, file_okay=False), help=help, **{"default": None, **settings}
+    )

@@ -7,23 +7,20 @@ from pathlib import Path
 import click
 
 from ctc_submit.cli.errors import user_errors
+from ctc_submit.cli.options import folder_option
 from ctc_submit.render import default_images, render
 
 
 @click.command("render", short_help="Draw a result: overlay, lineage tree, frames.")
 @click.argument("res_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option(
+@folder_option(
     "--images",
     "images_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
     help="Input sequence (tNNN.tif). Default: the sibling of RES_DIR (DATASET/01 for DATASET/01_RES).",
 )
-@click.option(
+@folder_option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
     help="Folder for the pictures. Default: RES_DIR's name + '_pictures', next to it.",
 )
 @user_errors
