@@ -33,6 +33,8 @@ def first_weight(saved: dict) -> torch.Tensor:
     return next(iter(saved["state_dict"].values()))
 
 
+# One row per broken model: how it is broken, what the error must say.
+# fmt: off
 BAD_MODELS: dict[str, tuple[Callable[[Path], None], str]] = {
     "random bytes": (lambda path: path.write_bytes(os.urandom(2000)), "torch cannot load it"),
     "empty file": (lambda path: path.write_bytes(b""), "torch cannot load it"),
@@ -43,52 +45,23 @@ BAD_MODELS: dict[str, tuple[Callable[[Path], None], str]] = {
     "filters 2.5": (edited(lambda saved: saved["config"].update(filters=2.5)), "filters must be a whole number"),
     "levels 40": (edited(lambda saved: saved["config"].update(levels=40)), "at most 8 fit"),
     "unknown config field": (edited(lambda saved: saved["config"].update(depth=3)), "unknown field(s) depth"),
-    "other architecture": (
-        edited(lambda saved: saved["config"].update(filters=8)),
-        "has shape (4, 1, 3, 3), the config needs (8, 1, 3, 3)",
-    ),
+    "other architecture": (edited(lambda saved: saved["config"].update(filters=8)), "has shape (4, 1, 3, 3), the config needs (8, 1, 3, 3)"),
     "missing weight": (edited(lambda saved: saved["state_dict"].popitem()), "1 missing"),
-    "card c text": (
-        edited(lambda saved: saved["card"].update(preset_overrides={"c": "abc"})),
-        "c must be a finite float, got 'abc'",
-    ),
-    "card c infinite": (
-        edited(lambda saved: saved["card"].update(preset_overrides={"c": math.inf})),
-        "c must be a finite float",
-    ),
-    "card m_pts 0": (
-        edited(lambda saved: saved["card"].update(preset_overrides={"m_pts": 0})),
-        "m_pts = 0 is out of range",
-    ),
-    "card unknown field": (
-        edited(lambda saved: saved["card"].update(preset_overrides={"speed": 1})),
-        "unknown preset field(s) in the model card: speed",
-    ),
+    "card c text": (edited(lambda saved: saved["card"].update(preset_overrides={"c": "abc"})), "c must be a finite float, got 'abc'"),
+    "card c infinite": (edited(lambda saved: saved["card"].update(preset_overrides={"c": math.inf})), "c must be a finite float"),
+    "card m_pts 0": (edited(lambda saved: saved["card"].update(preset_overrides={"m_pts": 0})), "m_pts = 0 is out of range"),
+    "card unknown field": (edited(lambda saved: saved["card"].update(preset_overrides={"speed": 1})), "unknown preset field(s) in the model card: speed"),
     "card not a mapping": (edited(lambda saved: saved.update(card="DIC")), "card must be a mapping"),
-    "window hop 0": (
-        edited(lambda saved: saved["card"].update(recurrent_window={"hop": 0, "warmup": 1})),
-        "hop must be a whole number >= 1",
-    ),
-    "window bad keys": (
-        edited(lambda saved: saved["card"].update(recurrent_window={"every": 3})),
-        "recurrent_window must be",
-    ),
-    "card sigma negative": (
-        edited(lambda saved: saved["card"].update(normalization={"sigma": -1.0})),
-        "sigma must be a number in [0.0, inf), got -1.0",
-    ),
-    "card percentile 0": (
-        edited(lambda saved: saved["card"].update(normalization={"low_percentile": 0})),
-        "low_percentile must be a number in (0, 100]",
-    ),
-    "card network scale 5": (
-        edited(lambda saved: saved["card"].update(normalization={"network_scale": 5})),
-        "network_scale must be a number in [0.0, 4.0], got 5",
-    ),
+    "window hop 0": (edited(lambda saved: saved["card"].update(recurrent_window={"hop": 0, "warmup": 1})), "hop must be a whole number >= 1"),
+    "window bad keys": (edited(lambda saved: saved["card"].update(recurrent_window={"every": 3})), "recurrent_window must be"),
+    "card sigma negative": (edited(lambda saved: saved["card"].update(normalization={"sigma": -1.0})), "sigma must be a number in [0.0, inf), got -1.0"),
+    "card percentile 0": (edited(lambda saved: saved["card"].update(normalization={"low_percentile": 0})), "low_percentile must be a number in (0, 100]"),
+    "card network scale 5": (edited(lambda saved: saved["card"].update(normalization={"network_scale": 5})), "network_scale must be a number in [0.0, 4.0], got 5"),
     "card dataset a number": (edited(lambda saved: saved["card"].update(dataset=3)), "dataset must be a name"),
     "NaN weight": (edited(lambda saved: first_weight(saved).fill_(math.nan)), "not finite numbers"),
     "infinite weight": (edited(lambda saved: first_weight(saved).fill_(math.inf)), "not finite numbers"),
 }
+# fmt: on
 
 
 def write_good_model(path: Path) -> Path:
