@@ -63,8 +63,12 @@ class Preset:
     parent_min_iou: float = 0.1  # a new track's parent: the earlier object of highest IoU, from this IoU up
     parent_dilation: int = 1  # 256x256-grid pixels the new track's first mask is dilated by for the parent search
     gap_min_iou: float = 0.25  # a cell missing for a frame or two is linked across the gap only where it was
-    gap_fill_background: float = 0.5  # ... and filled in with its mask where this share of it lies on background (> 1: never)
-    flicker_neighbour_distance: int = 3  # 256x256-grid pixels: a flicker this close to another object is a fragment of it
+    gap_fill_background: float = (
+        0.5  # ... and filled in with its mask where this share of it lies on background (> 1: never)
+    )
+    flicker_neighbour_distance: int = (
+        3  # 256x256-grid pixels: a flicker this close to another object is a fragment of it
+    )
     upsample_smoothing: float = 0.75  # Gaussian sigma of the label-aware upsampling, in network-grid pixels
 
 
@@ -80,6 +84,7 @@ PRESETS: dict[str, Preset] = {
         Preset("PhC-C2DH-U373", 500, 0.005, 50, 20.0, 10.0, 0, 3),
     ]
 }
+
 
 def get_preset(name: str) -> Preset:
     """The preset of a dataset named as in :mod:`ctc_submit.datasets` (short names too); a dataset
