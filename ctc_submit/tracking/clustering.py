@@ -29,7 +29,8 @@ MAX_STEP = 4
 CONNECTIVITY = ndimage.generate_binary_structure(3, 1)
 # The histogram of cosines in [-1, 1] that the two modes are split on: bins 0.01 wide.
 SPLIT_BINS = 200
-# A background mode is compact when this share of it lies within background_cosine of its direction.
+# A background mode is compact when this share of it lies within background_cosine of its direction. Its lower
+# quartile: 0.99 for models trained with the background pull, 0.79-0.88 without it (DIC-HeLa 01, 805-1671 iterations).
 COMPACT_SHARE = 0.75
 
 
