@@ -36,7 +36,14 @@ from ctc_submit.model.inference import embed_pairs
 from ctc_submit.normalize import grid_ratio, normalize_frames
 from ctc_submit.presets import Preset, on_grid
 from ctc_submit.submission import SubmissionWriter
-from ctc_submit.tracking.clustering import Mode, background_embedding, largest_step, start_worker, timed_cluster_pair
+from ctc_submit.tracking.clustering import (
+    Mode,
+    background_embedding,
+    foreground_threshold,
+    largest_step,
+    start_worker,
+    timed_cluster_pair,
+)
 from ctc_submit.tracking.lineage import (
     Reconciler,
     build_lineage,
@@ -112,6 +119,7 @@ class PipelineResult:
     input_warnings: list[str] = field(default_factory=list)  # about the frames, e.g. blank ones
     precision: str = ""  # the network's arithmetic, as resolved for the device
     core_plan: CorePlan | None = None  # how the cores were shared, when the caller planned them
+    background_cosine: float | None = None  # from this cosine to the background embedding a pixel was background
 
 
 def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
@@ -213,8 +221,10 @@ def cluster_pairs(
     workers: int = 0,
     busy: dict[str, float] | None = None,
     blank: Sequence[bool] = (),
+    background_test: dict[str, float] | None = None,
 ) -> Iterator[np.ndarray]:
-    """Label stacks of the pairs, in order; the background embedding is estimated once, on the first
+    """Label stacks of the pairs, in order; the background embedding and the cosine from which a
+    pixel is background (noted in ``background_test["cosine"]``) are estimated once, on the first
     pair's frames that have an image, and m_pts and c (given for a 256x256 grid) are converted to the
     pairs' grid.
 
@@ -227,6 +237,7 @@ def cluster_pairs(
     """
     busy = busy if busy is not None else {}
     busy.setdefault("clustering", 0.0)
+    background_test = background_test if background_test is not None else {}
     background: np.ndarray | None = None
     options: dict | None = None
 
@@ -235,16 +246,18 @@ def cluster_pairs(
         nonlocal background, options
         if options is None:
             m_pts, c, max_step = clustering_on_grid(preset, pair.shape[-2:])
-            options = {"m_pts": m_pts, "c": c, "mode": mode, "jobs": jobs,
-                       "background_cosine": preset.background_cosine, "max_step": max_step}  # fmt: skip
+            options = {"m_pts": m_pts, "c": c, "mode": mode, "jobs": jobs, "max_step": max_step}
         if not np.isfinite(pair).all():
             raise CTCInputError(f"frame {index + len(pair) - 1}: the network gave NaN or infinite embeddings")
         without_image = tuple(index + k < len(blank) and blank[index + k] for k in range(len(pair)))
         if all(without_image):
             return None
         if background is None:
-            background = background_embedding(pair[~np.array(without_image)])
-        return {"background": background, "without_image": without_image, **options}
+            first = pair[~np.array(without_image)]
+            background = background_embedding(first)
+            background_test["cosine"] = foreground_threshold(first, background, preset.background_cosine)
+        threshold = background_test["cosine"]
+        return {"background": background, "background_cosine": threshold, "without_image": without_image, **options}
 
     def nothing_found(pair: np.ndarray) -> tuple[np.ndarray, float]:
         return np.zeros((len(pair), *pair.shape[2:]), dtype=np.int32), 0.0
@@ -342,7 +355,10 @@ def track_pairs(
     report = progress or (lambda phase, done, count: None)
     clock = clock or StageClock()
     busy: dict[str, float] = {}
-    labelled = clock.iterate(cluster_pairs(pairs, preset, clustering, jobs, workers, busy, blank), "clustering")
+    background_test: dict[str, float] = {}
+    labelled = clock.iterate(
+        cluster_pairs(pairs, preset, clustering, jobs, workers, busy, blank, background_test), "clustering"
+    )
     merged = []
     for frame in clock.iterate(merge_pairs(labelled, preset.merge_min_iou), "merge"):
         merged.append(frame)
@@ -361,6 +377,7 @@ def track_pairs(
     return PipelineResult(
         frames=len(stack), shape=shape, objects=objects, tracks=tracks, divisions=count_divisions(tracks),
         seconds=seconds, warnings=validation.warnings, clustering_seconds=busy.get("clustering", 0.0),
+        background_cosine=background_test.get("cosine"),
     )  # fmt: skip
 
 

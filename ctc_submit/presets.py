@@ -58,7 +58,9 @@ class Preset:
     network_scale: float = 0.0  # network-grid pixels per original pixel; 0: the whole frame resized to 256x256
     # The same for every dataset: normalisation, clustering, merge, lineage and upsampling thresholds.
     normalization_sigma: float = 2.0  # Gaussian smoothing before scaling, in original pixels
-    background_cosine: float = 0.95  # a pixel or cluster this close (cosine) to the background embedding is background
+    # A pixel or cluster this close (cosine) to the background embedding is background; a background spread out
+    # below it is told from the cells by the split of its cosines instead (clustering.background_threshold).
+    background_cosine: float = 0.95
     merge_min_iou: float = 0.25  # labels of two pairs on their shared frame are one object from this IoU up
     parent_min_iou: float = 0.1  # a new track's parent: the earlier object of highest IoU, from this IoU up
     parent_dilation: int = 1  # 256x256-grid pixels the new track's first mask is dilated by for the parent search

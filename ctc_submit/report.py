@@ -68,6 +68,8 @@ def build_report(
         "dataset": preset.name,
         "model": {"path": str(Path(model_path).resolve()), "card": card},
         "preset": dataclasses.asdict(preset),
+        # the preset's background_cosine, or the split between the modes of a spread-out background
+        "background_cosine_used": result.background_cosine,
         "parameters": parameters,
         "software": software_versions(),
         "timings_s": {**{stage: round(result.seconds[stage], 3) for stage in STAGES}, "total": round(total_seconds, 3)},

@@ -52,6 +52,7 @@ def test_a_run_writes_a_valid_result_and_a_report_beside_it_with_scores(layout, 
     ]
     report = json.loads((layout / "01_RES.run_report.json").read_text())
     assert report["dataset"] == DATASET and report["preset"]["m_pts"] == 1000
+    assert -1 <= report["background_cosine_used"] <= report["preset"]["background_cosine"]
     assert report["parameters"]["clustering"] == "fast" and report["parameters"]["device"] == "cpu"
     assert (
         report["parameters"]["network_grid"],

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from synthetic import EMBEDDING_SIZE, label_vector, synthetic_sequence
 
 from ctc_submit.overlap import overlap
+from ctc_submit.pipeline import cluster_pairs
 from ctc_submit.presets import get_preset
 from ctc_submit.tracking.clustering import (
     background_embedding,
+    background_threshold,
     cluster_pair,
     drop_background_clusters,
     foreground,
+    foreground_threshold,
     largest_step,
     split_components,
     subsampling_step,
+    two_mode_split,
 )
 
 PRESET = get_preset("DIC-C2DH-HeLa")
@@ -127,3 +134,83 @@ def test_clusters_whose_mean_is_background_like_are_dropped():
     result = drop_background_clusters(ids, points, background, EMBEDDING_SIZE)
     assert set(result[:200].tolist()) == {0}
     assert set(result[200:].tolist()) == {2}
+
+
+def spread_background(labels: np.ndarray, embeddings: np.ndarray, spread: float, seed: int = 0) -> np.ndarray:
+    """``embeddings`` with each background pixel pushed off the background vector by Gaussian noise of
+    ``spread`` per axis, as a network trained without a strong background pull leaves it."""
+    rng = np.random.default_rng(seed)
+    result = embeddings.copy()
+    where = np.broadcast_to((labels == 0)[:, None], embeddings.shape)
+    result[where] += rng.normal(scale=spread, size=int(where.sum())).astype(np.float32)
+    return result / np.linalg.norm(result, axis=1, keepdims=True)
+
+
+def two_modes(rng: np.random.Generator, cells: tuple[float, float], background: tuple[float, float]) -> np.ndarray:
+    """Cosines of 4000 cell pixels and 6000 background pixels, each mode (centre, spread), within [-1, 1]."""
+    values = np.concatenate([rng.normal(*cells, size=4000), rng.normal(*background, size=6000)])
+    return np.clip(values, -1.0, 1.0)
+
+
+def test_the_split_of_two_modes_lies_between_them():
+    rng = np.random.default_rng(0)
+    assert 0.3 < two_mode_split(two_modes(rng, (0.1, 0.1), (0.85, 0.05))) < 0.7
+    assert -0.05 < two_mode_split(two_modes(rng, (-0.2, 0.05), (0.5, 0.1))) < 0.25
+    assert two_mode_split(np.full(100, 0.3)) == 1.0  # one value: nothing to split
+
+
+def test_a_compact_background_is_held_by_the_preset_cosine():
+    """Background packed against 1 (a network trained with the background pull): the preset's test, unchanged."""
+    cosines = two_modes(np.random.default_rng(1), (0.05, 0.1), (0.995, 0.005))
+    assert background_threshold(cosines, 0.95) == 0.95
+
+
+def test_a_spread_out_background_is_split_from_the_cells_between_the_modes():
+    """Background well below 0.95 (the paper's loss, early in training): the preset's test would call
+    every pixel foreground; the split between the modes keeps the background apart."""
+    cosines = two_modes(np.random.default_rng(2), (0.15, 0.1), (0.8, 0.08))
+    threshold = background_threshold(cosines, 0.95)
+    assert 0.35 < threshold < 0.6
+    cells, background = cosines[:4000], cosines[4000:]
+    assert (cells < threshold).mean() > 0.98 and (background >= threshold).mean() > 0.98
+    assert (background < 0.95).mean() > 0.95  # what the preset's cosine alone would call foreground
+
+
+@given(
+    arrays(np.float64, st.integers(1, 300), elements=st.floats(-1.0, 1.0)),
+    st.floats(-1.0, 1.0),
+)
+def test_the_threshold_never_calls_more_pixels_foreground_than_the_preset_cosine(cosines, background_cosine):
+    threshold = background_threshold(cosines, background_cosine)
+    assert threshold <= background_cosine
+    mode = cosines[cosines >= two_mode_split(cosines)]
+    if threshold < background_cosine:  # only where over a quarter of the background mode lies below the preset's
+        assert (mode < background_cosine).mean() > 0.25
+
+
+def test_clusters_of_a_spread_out_background_are_found_as_with_a_compact_one(dic_pairs):
+    """Background pixels at cosine ~0.8 to the background (each pushed off it by noise): the pair's
+    objects are found as if it were compact, with the split at the valley between the modes."""
+    labels, embeddings = dic_pairs
+    spread = spread_background(labels, embeddings, spread=0.18)
+    background = background_embedding(spread[:2])
+    cosines = np.einsum("tehw,e->thw", spread, background)
+    assert 0.7 < np.median(cosines[labels == 0]) < 0.9
+    assert foreground(spread, background).mean() > 0.99  # the preset's 0.95 alone: everything is foreground
+    threshold = foreground_threshold(spread[:2], background)
+    assert threshold < 0.7
+    assert (foreground(spread, background, threshold) == (labels > 0)).mean() > 0.99
+    test: dict[str, float] = {}
+    found = list(cluster_pairs([spread[:2], spread[1:]], PRESET, "fast", background_test=test))
+    assert test["cosine"] == threshold
+    for start, result in enumerate(found):
+        assert matched_fraction(labels[start : start + 2], result) >= 0.9
+
+
+def test_the_pipeline_keeps_the_preset_cosine_for_a_compact_background(dic_pairs):
+    labels, embeddings = dic_pairs
+    test: dict[str, float] = {}
+    compact = list(cluster_pairs([embeddings[:2]], PRESET, "fast", background_test=test))
+    assert test["cosine"] == PRESET.background_cosine
+    expected = cluster_pair(embeddings[:2], background_embedding(embeddings[:2]), PRESET.m_pts, PRESET.c, "fast")
+    assert np.array_equal(compact[0], expected)
