@@ -59,15 +59,20 @@ class SequenceFrames:
     gt_files: dict[int, Path]
 
 
-def frame_ranges(frames: Iterable[int]) -> str:
-    """``[0, 1, 2, 5]`` -> ``"0-2, 5"``: long frame lists stay one readable line."""
+def frame_runs(frames: Iterable[int]) -> list[tuple[int, int]]:
+    """Maximal ranges of consecutive frames, as (first, last), in order."""
     runs: list[list[int]] = []
     for frame in sorted(frames):
         if runs and frame == runs[-1][1] + 1:
             runs[-1][1] = frame
         else:
             runs.append([frame, frame])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+    return [(first, last) for first, last in runs]
+
+
+def frame_ranges(frames: Iterable[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0-2, 5"``: long frame lists stay one readable line."""
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in frame_runs(frames))
 
 
 def where(frames: Iterable[int] = (), label: int | None = None, files: Iterable[str] = ()) -> str:

@@ -18,7 +18,7 @@ from scipy import ndimage
 from ctc_submit.io import Track
 from ctc_submit.overlap import overlap
 from ctc_submit.presets import Preset
-from ctc_submit.validate import labels_present
+from ctc_submit.validate import frame_runs, labels_present
 
 
 def graph_from_tracks(tracks: Iterable[Track]) -> nx.DiGraph:
@@ -64,19 +64,6 @@ def lineage_counts(tracks: Iterable[Track], short_length: int = 2) -> dict[str, 
     }
 
 
-def _runs(frames: list[int]) -> list[tuple[int, int]]:
-    """Maximal ranges of consecutive frames, as (first, last)."""
-    runs = []
-    start = previous = frames[0]
-    for frame in frames[1:]:
-        if frame != previous + 1:
-            runs.append((start, previous))
-            start = frame
-        previous = frame
-    runs.append((start, previous))
-    return runs
-
-
 def split_runs(stack: np.ndarray) -> nx.DiGraph:
     """One track per unbroken run of frames of each label, relabelled in place: a label's first run
     keeps it, its later runs take new labels above every label of ``stack``, label by label.
@@ -90,7 +77,7 @@ def split_runs(stack: np.ndarray) -> nx.DiGraph:
     graph = nx.DiGraph()
     next_label = int(stack.max(initial=0)) + 1
     for label in sorted(frames_of):
-        for run, (first, last) in enumerate(_runs(frames_of[label])):
+        for run, (first, last) in enumerate(frame_runs(frames_of[label])):
             new = label
             if run:
                 new, next_label = next_label, next_label + 1
