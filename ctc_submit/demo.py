@@ -1,10 +1,12 @@
-"""The one-command demo: DIC-C2DH-HeLa 01 processed exactly as the challenge organisers would.
+"""The one-command demo: sequence 01 of a dataset processed exactly as the challenge organisers would.
 
-The organisers run ``SW/DIC-HeLa-01.sh`` from inside ``SW/``, with the data next to it in
-``../DIC-C2DH-HeLa/01``, and collect ``../DIC-C2DH-HeLa/01_RES``. The demo builds that layout
-in a working folder out of symbolic links to the data, so the script under test is the one
-that would be submitted, and the data folder (possibly read-only, possibly shared) is never
-written to: the only real folder inside the linked dataset is the result.
+For DIC-C2DH-HeLa the organisers run ``SW/DIC-HeLa-01.sh`` from inside ``SW/``, with the data
+next to it in ``../DIC-C2DH-HeLa/01``, and collect ``../DIC-C2DH-HeLa/01_RES``. The demo builds
+that layout in a working folder out of symbolic links to the data, so the script under test is
+the one that would be submitted, and the data folder (possibly read-only, possibly shared) is
+never written to: the only real folder inside the linked dataset is the result. Datasets share a
+working folder: each has its own dataset folder, scores and pictures; ``SW/`` holds the scripts
+of the latest one.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from ctc_submit.datasets import DATASETS
 from ctc_submit.io import CTCInputError
-from ctc_submit.scripts import write_scripts
+from ctc_submit.presets import get_preset
+from ctc_submit.registry import registered_model
+from ctc_submit.scripts import script_name, write_scripts
 from ctc_submit.submission import check_destination
 
-DATASET = "DIC-C2DH-HeLa"
+DEFAULT_DATASET = "DIC-C2DH-HeLa"
 SEQUENCE = "01"
-SCRIPT = "DIC-HeLa-01.sh"
 LINKED = (SEQUENCE, f"{SEQUENCE}_GT")
 VIZ_MODULES = {"matplotlib": "matplotlib", "PIL": "pillow"}
 
@@ -44,16 +48,29 @@ def check_viz_installed() -> None:
         )
 
 
-def dataset_in(folder: Path) -> Path | None:
-    """``folder/DIC-C2DH-HeLa`` or ``folder`` itself, when it holds sequence 01 and its GT."""
-    for candidate in (folder / DATASET, folder):
-        if all((candidate / name).is_dir() for name in LINKED):
+def demo_dataset(name: str, environ: Mapping[str, str]) -> str:
+    """The challenge name of a dataset the demo can run, refused as ``ctc-submit run`` would refuse it:
+    without a preset, or without a registered model. Checked before anything is downloaded or written."""
+    dataset = get_preset(name).name
+    registered_model(dataset, environ)
+    return dataset
+
+
+def dataset_in(name: str, folder: Path) -> Path | None:
+    """``folder/NAME`` or ``folder`` itself, when it holds sequence 01 and its GT; not ``folder`` itself
+    when it is named after another dataset, whose frames would be tracked with the wrong model."""
+    candidates = [folder / name]
+    if Path(os.path.abspath(folder)).name not in set(DATASETS) - {name}:
+        candidates.append(folder)
+    for candidate in candidates:
+        if all((candidate / entry).is_dir() for entry in LINKED):
             return candidate
     return None
 
 
-def find_dataset(data: Path | None, environ: Mapping[str, str], reusable: list[Path]) -> Path | None:
-    """The dataset from ``--data``, then ``$CTC_DATA``, then an earlier download; None: download it.
+def find_dataset(name: str, data: Path | None, environ: Mapping[str, str], reusable: list[Path]) -> Path | None:
+    """Dataset ``name`` (challenge name) from ``data``, then ``$CTC_DATA``, then an earlier download;
+    None: download it.
 
     A folder the user named explicitly must hold the data: falling back to a download would
     hide a typo behind a long transfer.
@@ -63,14 +80,14 @@ def find_dataset(data: Path | None, environ: Mapping[str, str], reusable: list[P
         named.append((Path(environ["CTC_DATA"]), "CTC_DATA"))
     if named:
         folder, source = named[0]
-        found = dataset_in(folder)
+        found = dataset_in(name, folder)
         if found is None:
             raise CTCInputError(
-                f"{folder} ({source}): no {DATASET}/{SEQUENCE} and {DATASET}/{SEQUENCE}_GT folders in it",
+                f"{folder} ({source}): no {name}/{SEQUENCE} and {name}/{SEQUENCE}_GT folders in it",
                 "data" if data is not None else None,
             )
         return found
-    return next((found for folder in reusable if (found := dataset_in(folder)) is not None), None)
+    return next((found for folder in reusable if (found := dataset_in(name, folder)) is not None), None)
 
 
 @dataclass(frozen=True)
@@ -89,6 +106,19 @@ class Layout:
     def images(self) -> Path:
         return self.dataset / SEQUENCE
 
+    @property
+    def script(self) -> str:
+        """The script the organisers would run, named as ``ctc-submit scripts`` names it."""
+        return script_name(self.dataset.name, SEQUENCE)
+
+    @property
+    def evaluation(self) -> Path:
+        return self.workdir / "evaluation" / self.dataset.name
+
+    @property
+    def pictures(self) -> Path:
+        return self.workdir / "pictures" / self.dataset.name
+
 
 def _link(link: Path, target: Path) -> None:
     """Point ``link`` at ``target``; an existing link is replaced, anything else is refused."""
@@ -103,22 +133,23 @@ def _link(link: Path, target: Path) -> None:
     link.symlink_to(target, target_is_directory=True)
 
 
-def make_layout(data: Path, workdir: Path, scripts: Path | None = None) -> Layout:
-    """``WORK/DIC-C2DH-HeLa/{01,01_GT}`` linked to ``data``; ``WORK/SW`` the challenge scripts as
-    ``ctc-submit scripts`` writes them, or a copy of the folder ``scripts``."""
+def make_layout(name: str, data: Path, workdir: Path, scripts: Path | None = None) -> Layout:
+    """``WORK/NAME/{01,01_GT}`` linked to ``data`` (dataset ``name``, challenge name); ``WORK/SW`` the
+    dataset's challenge scripts as ``ctc-submit scripts`` writes them, or a copy of the folder ``scripts``."""
     data = Path(data).resolve()
     workdir = Path(workdir).resolve()
     if workdir == data or data in workdir.parents:
         raise CTCInputError(f"{workdir}: working folder inside the data folder {data}; the data must stay untouched")
-    if scripts is not None and not (scripts / SCRIPT).is_file():
-        raise CTCInputError(f"{scripts / SCRIPT}: run script not found")
-    dataset = workdir / DATASET
+    script = script_name(name, SEQUENCE)
+    if scripts is not None and not (scripts / script).is_file():
+        raise CTCInputError(f"{scripts / script}: run script not found")
+    dataset = workdir / name
     try:
         dataset.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CTCInputError(f"{dataset}: cannot create the working folder ({error.strerror})") from None
-    for name in LINKED:
-        _link(dataset / name, data / name)
+    for entry in LINKED:
+        _link(dataset / entry, data / entry)
     result = dataset / f"{SEQUENCE}_RES"
     if result.is_symlink() or result.is_file():
         raise CTCInputError(
@@ -135,29 +166,31 @@ def make_layout(data: Path, workdir: Path, scripts: Path | None = None) -> Layou
     shutil.rmtree(result, ignore_errors=True)
     shutil.rmtree(software, ignore_errors=True)
     if scripts is None:
-        write_scripts(software, [DATASET])
+        write_scripts(software, [name])
     else:
         shutil.copytree(scripts, software, symlinks=True)
     return Layout(workdir, dataset, software)
 
 
 def run_script(layout: Layout, environ: Mapping[str, str]) -> None:
-    """Run ``SW/DIC-HeLa-01.sh`` from ``SW/``, with this interpreter's ``ctc-submit`` first on PATH."""
+    """Run the dataset's script (``SW/DIC-HeLa-01.sh`` for DIC-C2DH-HeLa) from ``SW/``, with this
+    interpreter's ``ctc-submit`` first on PATH."""
     env = dict(environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    completed = subprocess.run(["bash", SCRIPT], cwd=layout.software, env=env)
+    script = layout.software / layout.script
+    completed = subprocess.run(["bash", layout.script], cwd=layout.software, env=env)
     if completed.returncode != 0:
-        raise DemoError(f"{layout.software / SCRIPT} failed with exit status {completed.returncode}")
+        raise DemoError(f"{script} failed with exit status {completed.returncode}")
     if not layout.result.is_dir():
-        raise DemoError(f"{layout.software / SCRIPT} wrote no {layout.result}")
+        raise DemoError(f"{script} wrote no {layout.result}")
 
 
 def score(layout: Layout) -> dict[str, float | None]:
-    """The official measures of the result, with their logs in ``WORK/evaluation``."""
+    """The official measures of the result, with their logs in ``WORK/evaluation/NAME``."""
     from ctc_submit.evaluation import evaluate
 
-    logs = layout.workdir / "evaluation"
-    logs.mkdir(exist_ok=True)
+    logs = layout.evaluation
+    logs.mkdir(parents=True, exist_ok=True)
     scores = evaluate(layout.dataset, SEQUENCE, log_dir=logs)
     (logs / "scores.json").write_text(json.dumps(scores, indent=2) + "\n")
     return scores
@@ -166,4 +199,4 @@ def score(layout: Layout) -> dict[str, float | None]:
 def pictures(layout: Layout) -> dict[str, Path]:
     from ctc_submit.render import render
 
-    return render(layout.result, layout.workdir / "pictures", layout.images)
+    return render(layout.result, layout.pictures, layout.images)

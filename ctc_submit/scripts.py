@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ctc_submit.datasets import DATASETS
+from ctc_submit.datasets import DATASETS, dataset_named
 from ctc_submit.io import CTCInputError
 from ctc_submit.presets import PRESETS
 
@@ -29,9 +29,16 @@ MISSING = "Error: ctc-submit not found on PATH (install the ctc_submit package, 
 # The paper's short name runs the challenge-named script, so each sequence's command is written once.
 ALIAS = """\
 #!/usr/bin/env bash
-# {short_name} (the paper's name for {dataset}), sequence {sequence}: runs {dataset}-{sequence}.sh with the same arguments.
-exec "$(dirname "${{BASH_SOURCE[0]}}")/{dataset}-{sequence}.sh" "$@"
+# {short_name} (the paper's name for {dataset}), sequence {sequence}: runs {target} with the same arguments.
+exec "$(dirname "${{BASH_SOURCE[0]}}")/{target}" "$@"
 """
+
+
+def script_name(dataset: str, sequence: str, short: bool = True) -> str:
+    """File name of a dataset's script for a sequence: the paper's short name where the dataset has one
+    and ``short`` asks for it (the name the paper's users know), else the challenge name."""
+    found = dataset_named(dataset)
+    return f"{(short and found.short_name) or found.name}-{sequence}.sh"
 
 
 def scripts_for(datasets: list[str] | None = None) -> dict[str, str]:
@@ -42,12 +49,11 @@ def scripts_for(datasets: list[str] | None = None) -> dict[str, str]:
         dataset = DATASETS[name]
         title = f"{name} (the paper's {dataset.short_name})" if dataset.short_name else name
         for sequence in SEQUENCES:
-            scripts[f"{name}-{sequence}.sh"] = TEMPLATE.format(
-                title=title, dataset=name, sequence=sequence, missing=MISSING
-            )
+            target = script_name(name, sequence, short=False)
+            scripts[target] = TEMPLATE.format(title=title, dataset=name, sequence=sequence, missing=MISSING)
             if dataset.short_name:
-                alias = ALIAS.format(short_name=dataset.short_name, dataset=name, sequence=sequence)
-                scripts[f"{dataset.short_name}-{sequence}.sh"] = alias
+                alias = ALIAS.format(short_name=dataset.short_name, dataset=name, sequence=sequence, target=target)
+                scripts[script_name(name, sequence)] = alias
     return dict(sorted(scripts.items()))
 
 

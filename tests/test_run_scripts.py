@@ -16,7 +16,7 @@ from ctc_layout import copy_first_frames, save_tiny_model
 from ctc_submit.cli import main
 from ctc_submit.presets import PRESETS
 from ctc_submit.registry import available_models
-from ctc_submit.scripts import scripts_for
+from ctc_submit.scripts import script_name, scripts_for
 from ctc_submit.validate import validate_result
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "run_scripts"
@@ -62,6 +62,16 @@ def test_scripts_of_one_dataset_are_rewritten_only_when_asked(tmp_path):
 def test_the_project_scripts_are_what_ctc_submit_scripts_writes():
     """run_scripts/ is the command's output, committed: regenerate it with 'ctc-submit scripts run_scripts --overwrite'."""
     assert {path.name: path.read_text() for path in SCRIPTS.iterdir()} == scripts_for()
+
+
+def test_the_script_to_run_has_the_short_name_where_there_is_one():
+    """The name the demo runs is one of the names the scripts are written under."""
+    for name in PRESETS:
+        assert script_name(name, "01") in scripts_for([name])
+    assert script_name("DIC-C2DH-HeLa", "01") == script_name("DIC-HeLa", "01") == "DIC-HeLa-01.sh"
+    assert script_name("DIC-HeLa", "02", short=False) == "DIC-C2DH-HeLa-02.sh"
+    assert script_name("Fluo-N2DH-SIM+", "01") == script_name("Fluo-N2DH-SIM+", "01", short=False)
+    assert script_name("Fluo-N2DH-SIM+", "01") == "Fluo-N2DH-SIM+-01.sh"
 
 
 def test_each_script_runs_ctc_submit_on_its_own_dataset_and_sequence(tmp_path):
