@@ -359,16 +359,16 @@ def track_pairs(
     labelled = clock.iterate(
         cluster_pairs(pairs, preset, clustering, jobs, workers, busy, blank, background_test), "clustering"
     )
-    merged = []
-    for frame in clock.iterate(merge_pairs(labelled, preset.merge_min_iou), "merge"):
+    merged: list[np.ndarray] = []
+    lookahead: list[np.ndarray] = []
+    for frame in clock.iterate(merge_pairs(labelled, preset.merge_min_iou, lookahead), "merge"):
         merged.append(frame)
         report("track", len(merged), total)
     with clock.stage("lineage"):
         grid = merged[0].shape
-        stack, tracks = build_lineage(
-            np.stack(merged), rules_of(on_grid(preset, grid_ratio(grid))), border_band(preset, shape, grid)
-        )
-    del merged
+        rules = rules_of(on_grid(preset, grid_ratio(grid)))
+        stack, tracks = build_lineage(np.stack(merged), rules, border_band(preset, shape, grid), np.stack(lookahead))
+    del merged, lookahead
     with SubmissionWriter(Path(output_dir), digits, overwrite, protected) as writer:
         tracks, objects = write_tracked(stack, tracks, shape, preset.upsample_smoothing, writer, clock, report)
         with clock.stage("write"):

@@ -28,6 +28,12 @@ and 0.40-0.55 in the shipped model's segmentation of 01 and 02 (14 divisions, th
 the frames), against 0.92-2.02 where a mask over two cells comes apart there (6); hence
 mitotic_area 0.85. Nuclei do not shrink so (0.30-1.19 over the SIM+ 01 GT's divisions): the
 other presets do not look (mitotic_frames 0).
+
+A mask over two daughters that have just come apart is split a frame before it ends by the frame
+pair that sees it beside the daughters: in the shipped model's DIC-HeLa 01 segmentation that pair
+gives each daughter 0.21-0.56 of the mother's last mask (9 divisions) and the frame before gives
+one of them 0.95-1.0 of it, so a division moves a frame earlier where each daughter has at least
+early_split_share 0.2 of it (above 0.5: never).
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ class Preset:
     mitotic_area: float = 0.85
     mitotic_frames: int = 0
     flicker_length: int = 2
+    early_split_share: float = 0.2
     network_scale: float = 0.0  # network-grid pixels per original pixel; 0: the whole frame resized to 256x256
     # The same for every dataset: normalisation, clustering, merge, lineage and upsampling thresholds.
     normalization_sigma: float = 2.0  # Gaussian smoothing before scaling, in original pixels
@@ -112,6 +119,7 @@ OVERRIDE_LIMITS: dict[str, tuple[type, float, float]] = {
     "mitotic_area": (float, 0.0, math.inf),
     "mitotic_frames": (int, 0, math.inf),
     "flicker_length": (int, 0, math.inf),
+    "early_split_share": (float, 0.0, math.inf),
     "network_scale": (float, 0.0, 4.0),
     "normalization_sigma": (float, 0.0, math.inf),
     "background_cosine": (float, -1.0, 1.0),

@@ -189,6 +189,8 @@ class LineageRules:
     looked at) is at most ``mitotic_area`` times her median area. A track of at most
     ``flicker_length`` frames that neither starts nor ends the sequence is a flicker. A gap link is
     closed when at least ``gap_fill_background`` of the missed cell's mask lies on background.
+    A division moves a frame earlier when the next frame pair gives each daughter at least
+    ``early_split_share`` of the mother's last mask.
     """
 
     parent_window: int = 3
@@ -202,6 +204,7 @@ class LineageRules:
     gap_min_iou: float = Preset.gap_min_iou
     gap_fill_background: float = Preset.gap_fill_background
     neighbour_distance: int = Preset.flicker_neighbour_distance
+    early_split_share: float = Preset.early_split_share
 
 
 def rules_of(preset: Preset) -> LineageRules:
@@ -217,6 +220,7 @@ def rules_of(preset: Preset) -> LineageRules:
         gap_min_iou=preset.gap_min_iou,
         gap_fill_background=preset.gap_fill_background,
         neighbour_distance=preset.flicker_neighbour_distance,
+        early_split_share=preset.early_split_share,
     )
 
 
@@ -467,6 +471,50 @@ def fill_gaps(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> None
             _relabel_track(stack, graph, label, parent)
 
 
+def _in_labels_of(stack_frame: np.ndarray, merged_frame: np.ndarray, lookahead: np.ndarray) -> np.ndarray:
+    """``lookahead`` (running labels of the merged frame) in the lineage's labels of that frame: each
+    running label becomes the lineage label that covers most of it."""
+    result = np.zeros_like(lookahead)
+    for running in labels_present(lookahead):
+        labels, counts = np.unique(stack_frame[merged_frame == running], return_counts=True)
+        counts[labels == 0] = 0
+        if counts.any():
+            result[lookahead == running] = labels[np.argmax(counts)]
+    return result
+
+
+def advance_divisions(
+    stack: np.ndarray, graph: nx.DiGraph, merged: np.ndarray, lookahead: np.ndarray, rules: LineageRules
+) -> None:
+    """Move a division a frame earlier where the next frame pair already splits the mother's last mask.
+
+    A pair clusters each frame beside the next one; beside two daughters that have just come apart
+    it splits the mask the previous pair kept whole. Where that split gives each daughter at least
+    ``early_split_share`` of the mother's last mask, the mask becomes theirs (pixels the split gave
+    to neither go to the nearer daughter) and the mother ends a frame sooner; she keeps a frame.
+    """
+    for mother in list(graph.nodes):
+        daughters = list(graph.successors(mother))
+        last = graph.nodes[mother]["end"]
+        if len(daughters) != 2 or graph.nodes[mother]["begin"] >= last:
+            continue
+        if any(graph.nodes[daughter]["begin"] != last + 1 for daughter in daughters):
+            continue
+        mask = stack[last] == mother
+        seen = _in_labels_of(stack[last + 1], merged[last + 1], np.where(mask, lookahead[last], 0))
+        parts = [mask & (seen == daughter) for daughter in daughters]
+        area = np.count_nonzero(mask)
+        if area == 0 or min(np.count_nonzero(part) for part in parts) < rules.early_split_share * area:
+            continue
+        nearest = ndimage.distance_transform_edt(~parts[0], return_distances=True) <= ndimage.distance_transform_edt(
+            ~parts[1], return_distances=True
+        )
+        stack[last][mask] = np.where(nearest[mask], daughters[0], daughters[1])
+        graph.nodes[mother]["end"] = last - 1
+        for daughter in daughters:
+            graph.nodes[daughter]["begin"] = last
+
+
 def compact(stack: np.ndarray, graph: nx.DiGraph) -> nx.DiGraph:
     """Renumber tracks 1..N in order of their first frame, in place for ``stack``."""
     order = sorted(graph.nodes, key=lambda node: (graph.nodes[node]["begin"], node))
@@ -478,14 +526,19 @@ def compact(stack: np.ndarray, graph: nx.DiGraph) -> nx.DiGraph:
 
 
 def build_lineage(
-    stack: np.ndarray, rules: LineageRules = LineageRules(), border_band: tuple[float, float] = (0.0, 0.0)
+    stack: np.ndarray,
+    rules: LineageRules = LineageRules(),
+    border_band: tuple[float, float] = (0.0, 0.0),
+    lookahead: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[Track]]:
     """Merged labels (T, H, W) in, CTC-consistent labels and tracks out (frames counted from 0).
 
     Flickers merge into the object they over-split, parents follow :func:`link_tracks`, the
     flickers left unlinked beside an earlier object go, and :func:`fill_gaps` closes the gaps of
-    cells that last; no track ends up with more than two children.
+    cells that last; no track ends up with more than two children. With the merge's ``lookahead``
+    labels, :func:`advance_divisions` dates each division by the pair that first sees it.
     """
+    merged = stack
     stack = np.array(stack, dtype=np.int32)
     if any(band > 0 for band in border_band):
         remove_border_objects(stack, border_band)
@@ -494,5 +547,7 @@ def build_lineage(
     link_tracks(stack, graph, rules)
     drop_flickers(stack, graph, rules)
     fill_gaps(stack, graph, rules)
+    if lookahead is not None:
+        advance_divisions(stack, graph, np.asarray(merged), lookahead, rules)
     graph = compact(stack, graph)
     return stack, tracks_from_graph(graph)

@@ -30,12 +30,19 @@ def match_labels(reference: np.ndarray, labels: np.ndarray, min_iou: float = Pre
     return matches
 
 
-def merge_pairs(pairs: Iterable[np.ndarray], min_iou: float = Preset.merge_min_iou) -> Iterator[np.ndarray]:
+def merge_pairs(
+    pairs: Iterable[np.ndarray], min_iou: float = Preset.merge_min_iou, lookahead: list[np.ndarray] | None = None
+) -> Iterator[np.ndarray]:
     """Running labels, one (H, W) frame at a time, from label stacks of consecutive frame pairs.
 
     The first stack's frames are all yielded (a one-frame stack covers a one-frame sequence); each
     later stack must be a pair whose first frame is the last frame yielded, and yields its second.
     Labels of a pair matched on the shared frame keep their running ID; the others get new IDs.
+
+    ``lookahead``, when given, receives each frame as the next pair clusters it, in the running
+    labels of that pair's second frame (0 where a cluster does not reach it; the first stack's
+    frames and the last frame are their own): pair (t, t+1) sees frame t beside frame t+1, and so splits a cell that has just divided
+    a frame before pair (t-1, t) does.
     """
     previous: np.ndarray | None = None
     next_id = 1
@@ -58,6 +65,10 @@ def merge_pairs(pairs: Iterable[np.ndarray], min_iou: float = Preset.merge_min_i
             else:
                 lookup[label] = next_id
                 next_id += 1
+        if lookahead is not None:
+            lookahead.extend(lookup[frame] for frame in pair[:-1])
         for frame in frames:
             previous = lookup[frame]
             yield previous
+    if lookahead is not None and previous is not None:
+        lookahead.append(previous)

@@ -59,6 +59,47 @@ def test_daughters_with_new_labels_get_the_mother_as_parent():
     assert count_divisions(tracks.values()) == 1
 
 
+def lookahead_splitting(stack: np.ndarray, frame: int, halves: list[tuple[int, int, int, int, int]]) -> np.ndarray:
+    """The merge's lookahead for ``stack`` (each frame its own) with ``frame`` seen as ``halves`` instead."""
+    lookahead = stack.copy()
+    lookahead[frame] = stack_of(halves)[0]
+    return lookahead
+
+
+def test_a_division_moves_a_frame_earlier_where_the_next_pair_already_splits_the_mother():
+    mother, left, right = (1, 2, 2, 6, 8), (2, 2, 2, 6, 4), (3, 2, 6, 6, 4)
+    merged = stack_of([mother], [mother], [mother], [left, right], [left, right])
+    rules = LineageRules(parent_window=3)
+    stack, tracks = build_lineage(merged, rules, lookahead=lookahead_splitting(merged, 2, [left, right]))
+    tracks = by_label(tracks)
+    m, a, b = label_at(stack, 0, 4, 4), label_at(stack, 2, 4, 3), label_at(stack, 2, 4, 8)
+    assert len({m, a, b}) == 3
+    assert tracks[m] == Track(m, 0, 1, 0)
+    assert tracks[a] == Track(a, 2, 4, m) and tracks[b] == Track(b, 2, 4, m)
+    np.testing.assert_array_equal(stack[2], stack[3])
+    # without the lookahead, or with a split that leaves a daughter too little, the division stays
+    for lookahead in (None, lookahead_splitting(merged, 2, [(2, 2, 2, 6, 7), (3, 2, 9, 6, 1)])):
+        _, kept = build_lineage(merged, rules, lookahead=lookahead)
+        assert {track.begin for track in kept if track.parent} == {3}
+
+
+def test_pixels_the_next_pair_gives_to_neither_daughter_go_to_the_nearer_one():
+    mother, left, right = (1, 2, 2, 6, 8), (2, 2, 2, 6, 4), (3, 2, 6, 6, 4)
+    merged = stack_of([mother], [mother], [left, right], [left, right])
+    lookahead = lookahead_splitting(merged, 1, [(2, 2, 2, 6, 2), (3, 2, 8, 6, 2)])  # the middle unassigned
+    stack, _ = build_lineage(merged, LineageRules(parent_window=3), lookahead=lookahead)
+    np.testing.assert_array_equal(stack[1], stack[2])
+
+
+def test_a_mother_of_one_frame_keeps_it():
+    mother, left, right = (1, 2, 2, 6, 8), (2, 2, 2, 6, 4), (3, 2, 6, 6, 4)
+    merged = stack_of([], [mother], [left, right], [left, right])
+    stack, tracks = build_lineage(
+        merged, LineageRules(parent_window=3), lookahead=lookahead_splitting(merged, 1, [left, right])
+    )
+    assert {track.begin for track in tracks if track.parent} == {2}
+
+
 def test_a_mother_that_keeps_her_label_as_one_daughter_is_cut_where_the_other_appears():
     mother, kept, new = (1, 2, 4, 6, 6), (1, 2, 3, 6, 4), (2, 2, 7, 6, 4)
     stack, tracks = build_lineage(stack_of([mother], [mother], [kept, new], [kept, new]), LineageRules(parent_window=3))

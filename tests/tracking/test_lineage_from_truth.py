@@ -46,8 +46,9 @@ def frame_pairs(frames: list[np.ndarray]):
 
 
 def rebuild(frames: list[np.ndarray], dataset: str, destination: Path) -> list:
-    merged = np.stack(list(merge_pairs(frame_pairs(scrambled(frames)))))
-    stack, tracks = build_lineage(merged, rules_of(get_preset(dataset)))
+    lookahead: list[np.ndarray] = []
+    merged = np.stack(list(merge_pairs(frame_pairs(scrambled(frames)), lookahead=lookahead)))
+    stack, tracks = build_lineage(merged, rules_of(get_preset(dataset)), lookahead=np.stack(lookahead))
     with SubmissionWriter(destination, digits=3) as writer:
         for index, labels in enumerate(stack):
             writer.write(index, labels.astype(np.uint16))

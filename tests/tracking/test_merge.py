@@ -73,3 +73,31 @@ def test_later_stacks_must_be_pairs():
     frame = boxes((4, 4), (1, 0, 0, 2, 2))
     with pytest.raises(ValueError, match="pair"):
         list(merge_pairs([np.stack([frame, frame]), np.stack([frame, frame, frame])]))
+
+
+def test_lookahead_is_each_frame_as_the_next_pair_sees_it_in_the_next_frames_labels():
+    shape = (8, 16)
+    whole, left, right = (5, 0, 0, 8, 8), (5, 0, 0, 8, 4), (6, 0, 4, 8, 4)
+    pairs = [
+        np.stack([boxes(shape, whole), boxes(shape, whole)]),
+        # the next pair splits frame 1's cell beside the two cells of frame 2
+        np.stack([boxes(shape, left, right), boxes(shape, left, right)]),
+        np.stack([boxes(shape, left, right), boxes(shape, left)]),
+    ]
+    lookahead: list[np.ndarray] = []
+    frames = list(merge_pairs(pairs, lookahead=lookahead))
+    assert len(lookahead) == len(frames) == 4
+    np.testing.assert_array_equal(lookahead[0], frames[0])  # the first stack's own frame
+    assert frames[1][0, 0] == frames[1][0, 7]  # kept whole
+    np.testing.assert_array_equal(lookahead[1], frames[2])  # split, in frame 2's labels
+    assert lookahead[2][0, 0] == frames[3][0, 0] and lookahead[2][0, 7] == 0  # the right cell ends
+    np.testing.assert_array_equal(lookahead[3], frames[3])  # the last frame is its own
+
+
+def test_the_running_labels_do_not_depend_on_the_lookahead():
+    shape = (4, 8)
+    pairs = [np.stack([boxes(shape, (1, 0, 0, 4, 4))] * 2), np.stack([boxes(shape, (2, 0, 1, 4, 4))] * 2)]
+    plain = list(merge_pairs(pairs))
+    looked = list(merge_pairs(pairs, lookahead=[]))
+    for one, other in zip(plain, looked):
+        np.testing.assert_array_equal(one, other)
