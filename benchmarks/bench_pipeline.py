@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))  # the layout and synthetic-embedding helpers of the tests
 
+from _runs import run_command, summarise  # noqa: E402
 from ctc_layout import copy_first_frames  # noqa: E402
 from synthetic import overlapping_pairs, synthetic_sequence  # noqa: E402
 
@@ -47,42 +47,19 @@ from ctc_submit.report import peak_memory_mib  # noqa: E402
 DATASET = "DIC-C2DH-HeLa"
 
 
-def run_command(sequence: Path, output: Path, model: str, clustering: str, device: str, precision: str) -> dict:
-    """``ctc-submit run`` in a fresh process; returns its run report."""
-    command = [
-        Path(sys.executable).with_name("ctc-submit"), "run", sequence, output, "--dataset", DATASET,
-        "--model", model, "--clustering", clustering, "--device", device, "--precision", precision, "--overwrite",
+def options(arguments: argparse.Namespace, clustering: str = "fast") -> list[str]:
+    """The dataset and options of ``ctc-submit run`` for the chosen model, device and precision."""
+    return [
+        DATASET, "--model", arguments.model, "--clustering", clustering,
+        "--device", arguments.device, "--precision", arguments.precision,
     ]  # fmt: skip
-    started = time.perf_counter()
-    subprocess.run([str(part) for part in command], check=True, stderr=subprocess.DEVNULL)
-    report = json.loads(output.with_name(f"{output.name}.run_report.json").read_text())
-    report["process_wall_s"] = round(time.perf_counter() - started, 2)
-    return report
-
-
-def summarise(report: dict) -> dict:
-    return {
-        "frames": report["counts"]["frames"],
-        "wall_s": report["process_wall_s"],
-        "timings_s": report["timings_s"],
-        "peak_memory_mib": report["peak_memory_mib"],
-        "peak_memory_clustering_process_mib": report["peak_memory_clustering_process_mib"],
-        "compute": {
-            key: report["parameters"][key]
-            for key in ("cpu", "device", "precision", "network_threads", "clustering_processes")
-        },
-        "counts": report["counts"],
-        "scores": report["scores"],
-    }
 
 
 def with_model(arguments: argparse.Namespace, work: Path) -> dict:
     data = Path(arguments.data)
     results = {}
     results["fast, whole sequence"] = summarise(
-        run_command(
-            data / "01", work / "whole" / "01_RES", arguments.model, "fast", arguments.device, arguments.precision
-        )
+        run_command(data / "01", work / "whole" / "01_RES", *options(arguments))
     )
     print(json.dumps(results, indent=2), flush=True)
     if not arguments.exact_frames:
@@ -91,9 +68,7 @@ def with_model(arguments: argparse.Namespace, work: Path) -> dict:
     copy_first_frames(data, first, "01", arguments.exact_frames)
     for clustering in ("fast", "exact"):
         key = f"{clustering}, first {arguments.exact_frames} frames"
-        report = run_command(
-            first / "01", first / "01_RES", arguments.model, clustering, arguments.device, arguments.precision
-        )
+        report = run_command(first / "01", first / "01_RES", *options(arguments, clustering))
         results[key] = summarise(report)
         print(json.dumps({key: results[key]}, indent=2), flush=True)
     return results
