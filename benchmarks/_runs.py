@@ -2,10 +2,9 @@
 benchmarks of the user's command share.
 
 Peak memory is also sampled from outside, as each process's high-water mark (``VmHWM`` in
-``/proc/PID/status``, Linux), for the run and each process it starts. The run report's figures come
-from ``getrusage``, which on Linux carries over into a started process the resident size of the
-process that started it: a clustering process spawned by a 590 MiB run reports 590 MiB where it
-peaked at 214 MiB, and a run started from a large process reports at least that one's size.
+``/proc/PID/status``, Linux), for the run and each process it starts (the clustering processes and
+their resource tracker). The run report has the run's own peak and the largest clustering
+process's (null when clustering ran in the run's process), each as that process saw it.
 """
 
 from __future__ import annotations

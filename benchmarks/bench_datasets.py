@@ -14,7 +14,7 @@ per-stage times, CPU, device and precision, SEG/TRA/DET, and whether the run mee
 - at most 2048 MiB of peak memory: the run's peak plus those of the processes it starts (the clustering
   processes, spawned, and their resource tracker), each sampled from ``/proc`` (see ``_runs.py``); their
   peaks need not coincide, so the sum is an upper bound. Where ``/proc`` is missing, the run report's
-  figures stand in (the main process's plus each clustering process's, both overstated by ``getrusage``).
+  figures stand in: the main process's plus the largest clustering process's for each of them.
 
 A dataset has a model when ``ctc-submit models`` lists it. ``--stand-in-model`` runs the others with
 that file's weights, so their speed and memory can be measured before their model exists: its card
@@ -124,7 +124,7 @@ def measure(dataset: str, arguments: argparse.Namespace, work: Path) -> dict:
     summary["peak_memory_total_mib"] = round(
         sampled["run"] + sampled["started_processes"]
         if sampled
-        else summary["peak_memory_mib"] + processes * summary["peak_memory_clustering_process_mib"],
+        else summary["peak_memory_mib"] + processes * (summary["peak_memory_clustering_process_mib"] or 0.0),
         1,
     )
     misses = targets(summary)
@@ -141,7 +141,9 @@ def memory(row: dict) -> str:
     sampled = row["sampled_peak_memory_mib"]
     if sampled:
         return f"{sampled['run']:.0f} + {sampled['started_processes']:.0f}"
-    return f"{row['peak_memory_mib']:.0f} + {row['peak_memory_clustering_process_mib']:.0f} (run report)"
+    clustering = row["peak_memory_clustering_process_mib"]
+    started = f" + {clustering:.0f}" if clustering is not None else ""
+    return f"{row['peak_memory_mib']:.0f}{started} (run report)"
 
 
 def table(rows: list[dict]) -> str:

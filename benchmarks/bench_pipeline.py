@@ -42,7 +42,7 @@ from ctc_submit.io import list_frames  # noqa: E402
 from ctc_submit.model.compute import CpuReport  # noqa: E402
 from ctc_submit.pipeline import track_pairs  # noqa: E402
 from ctc_submit.presets import get_preset  # noqa: E402
-from ctc_submit.report import peak_memory_mib  # noqa: E402
+from ctc_submit.resources import peak_memory_mib  # noqa: E402
 
 DATASET = "DIC-C2DH-HeLa"
 

@@ -120,6 +120,8 @@ class PipelineResult:
     precision: str = ""  # the network's arithmetic, as resolved for the device
     core_plan: CorePlan | None = None  # how the cores were shared, when the caller planned them
     background_cosine: float | None = None  # from this cosine to the background embedding a pixel was background
+    # the largest peak memory (MiB) of a clustering process; None when clustering ran in the main process
+    clustering_peak_memory_mib: float | None = None
 
 
 def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
@@ -213,13 +215,27 @@ def clustering_on_grid(preset: Preset, grid: tuple[int, ...]) -> tuple[int, floa
     return scaled.m_pts, scaled.c, largest_step(ratio)
 
 
+@dataclass
+class ClusteringUsage:
+    """What the clustering took: seconds, wherever it ran (it overlaps the network), and the largest
+    peak memory (MiB) of a worker process; None when it ran in this process, whose peak includes it."""
+
+    seconds: float = 0.0
+    worker_peak_mib: float | None = None
+
+    def add(self, seconds: float, worker_peak_mib: float | None = None) -> None:
+        self.seconds += seconds
+        if worker_peak_mib is not None:
+            self.worker_peak_mib = max(self.worker_peak_mib or 0.0, worker_peak_mib)
+
+
 def cluster_pairs(
     pairs: Iterable[np.ndarray],
     preset: Preset,
     mode: Mode,
     jobs: int = 1,
     workers: int = 0,
-    busy: dict[str, float] | None = None,
+    usage: ClusteringUsage | None = None,
     blank: Sequence[bool] = (),
     background_test: dict[str, float] | None = None,
 ) -> Iterator[np.ndarray]:
@@ -233,10 +249,9 @@ def cluster_pairs(
     frames before, which would otherwise be found again as ghosts. With ``workers`` = 0 each pair
     is clustered here, when it is needed; otherwise in that many processes (HDBSCAN holds the GIL),
     side by side with this process producing the next embeddings, with at most two pairs per worker
-    waiting. The time spent clustering, wherever it ran, is added to ``busy["clustering"]``.
+    waiting. The time spent clustering, and the workers' peak memory, are noted in ``usage``.
     """
-    busy = busy if busy is not None else {}
-    busy.setdefault("clustering", 0.0)
+    usage = usage if usage is not None else ClusteringUsage()
     background_test = background_test if background_test is not None else {}
     background: np.ndarray | None = None
     options: dict | None = None
@@ -259,14 +274,14 @@ def cluster_pairs(
         threshold = background_test["cosine"]
         return {"background": background, "background_cosine": threshold, "without_image": without_image, **options}
 
-    def nothing_found(pair: np.ndarray) -> tuple[np.ndarray, float]:
-        return np.zeros((len(pair), *pair.shape[2:]), dtype=np.int32), 0.0
+    def nothing_found(pair: np.ndarray) -> tuple[np.ndarray, float, float | None]:
+        return np.zeros((len(pair), *pair.shape[2:]), dtype=np.int32), 0.0, None
 
     if workers == 0:
         for index, pair in enumerate(pairs):
             call = arguments(index, pair)
-            labels, seconds = nothing_found(pair) if call is None else timed_cluster_pair(pair, **call)
-            busy["clustering"] += seconds
+            labels, seconds, _ = nothing_found(pair) if call is None else timed_cluster_pair(pair, **call)
+            usage.add(seconds)
             yield labels
         return
     with worker_pool(workers, jobs) as pool:
@@ -279,12 +294,12 @@ def cluster_pairs(
             else:
                 pending.append(pool.submit(timed_cluster_pair, pair, **call))
             while len(pending) > 2 * workers or (pending and pending[0].done()):
-                labels, seconds = pending.popleft().result()
-                busy["clustering"] += seconds
+                labels, seconds, peak = pending.popleft().result()
+                usage.add(seconds, peak)
                 yield labels
         while pending:
-            labels, seconds = pending.popleft().result()
-            busy["clustering"] += seconds
+            labels, seconds, peak = pending.popleft().result()
+            usage.add(seconds, peak)
             yield labels
 
 
@@ -354,10 +369,10 @@ def track_pairs(
     ``protected`` folders (the inputs) are never written or replaced; frames noted in ``blank`` get no objects."""
     report = progress or (lambda phase, done, count: None)
     clock = clock or StageClock()
-    busy: dict[str, float] = {}
+    usage = ClusteringUsage()
     background_test: dict[str, float] = {}
     labelled = clock.iterate(
-        cluster_pairs(pairs, preset, clustering, jobs, workers, busy, blank, background_test), "clustering"
+        cluster_pairs(pairs, preset, clustering, jobs, workers, usage, blank, background_test), "clustering"
     )
     merged: list[np.ndarray] = []
     lookahead: list[np.ndarray] = []
@@ -376,8 +391,8 @@ def track_pairs(
     seconds = {name: clock.seconds.get(name, 0.0) for name in STAGES}
     return PipelineResult(
         frames=len(stack), shape=shape, objects=objects, tracks=tracks, divisions=count_divisions(tracks),
-        seconds=seconds, warnings=validation.warnings, clustering_seconds=busy.get("clustering", 0.0),
-        background_cosine=background_test.get("cosine"),
+        seconds=seconds, warnings=validation.warnings, clustering_seconds=usage.seconds,
+        clustering_peak_memory_mib=usage.worker_peak_mib, background_cosine=background_test.get("cosine"),
     )  # fmt: skip
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
-import resource
-import sys
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 from ctc_submit.io import write_atomically
 from ctc_submit.pipeline import STAGES, PipelineResult
 from ctc_submit.presets import Preset
+from ctc_submit.resources import peak_memory_mib
 from ctc_submit.tracking.lineage import lineage_counts
 
 PACKAGES = ("ctc_submit", "numpy", "scipy", "torch", "hdbscan", "scikit-learn", "networkx", "tifffile", "click")
@@ -39,13 +38,6 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-def peak_memory_mib(who: int = resource.RUSAGE_SELF) -> float:
-    """Peak resident memory of this process, or of the largest finished child process with
-    ``resource.RUSAGE_CHILDREN`` (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(who).ru_maxrss
-    return peak / (1024**2 if sys.platform == "darwin" else 1024)
-
-
 def build_report(
     input_dir: Path,
     output_dir: Path,
@@ -61,6 +53,7 @@ def build_report(
     cell_table: Path | None = None,
 ) -> dict:
     """``gt_lineage``: the ground truth's lineage counts, shown next to the result's where GT exists."""
+    clustering_peak = result.clustering_peak_memory_mib
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "input": str(Path(input_dir).resolve()),
@@ -75,7 +68,8 @@ def build_report(
         "timings_s": {**{stage: round(result.seconds[stage], 3) for stage in STAGES}, "total": round(total_seconds, 3)},
         "clustering_busy_s": round(result.clustering_seconds, 3),
         "peak_memory_mib": round(peak_memory_mib(), 1),
-        "peak_memory_clustering_process_mib": round(peak_memory_mib(resource.RUSAGE_CHILDREN), 1),
+        # the largest clustering process's own peak; null when clustering ran in this process
+        "peak_memory_clustering_process_mib": None if clustering_peak is None else round(clustering_peak, 1),
         "counts": {
             "frames": result.frames,
             "objects": result.objects,

@@ -16,6 +16,7 @@ from ctc_submit.normalize import NETWORK_SIZE, normalize_frame
 from ctc_submit.overlap import overlap
 from ctc_submit.pipeline import (
     STAGES,
+    ClusteringUsage,
     CorePlan,
     StageClock,
     border_band,
@@ -28,11 +29,13 @@ from ctc_submit.pipeline import (
     write_tracked,
 )
 from ctc_submit.presets import get_preset
+from ctc_submit.resources import peak_memory_mib
 from ctc_submit.submission import SubmissionWriter
 from ctc_submit.tracker import load
 from ctc_submit.validate import validate_result
 
 PRESET = get_preset("DIC-C2DH-HeLa")
+HELD_MIB = 400
 
 
 def test_stage_time_is_exclusive_of_nested_stages():
@@ -77,6 +80,7 @@ def test_synthetic_embeddings_become_a_valid_result_at_the_original_size(ctc_dat
     assert read_labels(tmp_path / "01_RES" / "mask005.tif").shape == (512, 512)
     assert result.frames == 6 and set(result.seconds) == set(STAGES)
     assert result.tracks == read_tracks(tmp_path / "01_RES" / "res_track.txt")
+    assert result.clustering_peak_memory_mib is None  # no clustering process
     assert result.divisions == 1  # track 1 divides into 3 and 4 at frame 30 (29 here: frames start at 27)
     truth_objects = sum(len(np.unique(labels[labels > 0])) for labels, _ in frames)
     assert abs(result.objects - truth_objects) <= 3  # objects inside the border band are dropped
@@ -137,13 +141,17 @@ def test_frames_must_be_numbered_from_zero(tiny_model, three_frames):
         run_pipeline(three_frames, three_frames.with_name("01_RES"), tiny_model)
 
 
-def test_pairs_clustered_in_worker_processes_come_back_in_order_and_unchanged(ctc_data):
+def test_pairs_clustered_in_worker_processes_come_back_in_order_and_unchanged_with_the_workers_own_peak(ctc_data):
     embeddings = [embedding for _, embedding in synthetic_sequence(ctc_data / "DIC-C2DH-HeLa" / "01", range(29, 33))]
     pairs = list(overlapping_pairs(embeddings))
-    busy: dict[str, float] = {}
-    serial = list(cluster_pairs(pairs, PRESET, "fast"))
-    parallel = list(cluster_pairs(pairs, PRESET, "fast", workers=2, busy=busy))
-    assert busy["clustering"] > 0
+    here, there = ClusteringUsage(), ClusteringUsage()
+    serial = list(cluster_pairs(pairs, PRESET, "fast", usage=here))
+    held = np.ones(HELD_MIB * 2**20, dtype=np.uint8)  # resident in this process as the workers start
+    parallel = list(cluster_pairs(pairs, PRESET, "fast", workers=2, usage=there))
+    assert here.seconds > 0 and there.seconds > 0
+    assert here.worker_peak_mib is None  # clustered in this process: its peak is this process's
+    assert there.worker_peak_mib is not None and 0 < there.worker_peak_mib < HELD_MIB < peak_memory_mib()
+    assert held.sum() == held.size
     assert len(parallel) == len(serial) == 3
     for one, other in zip(serial, parallel):
         np.testing.assert_array_equal(one, other)

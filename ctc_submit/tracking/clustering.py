@@ -18,6 +18,7 @@ from scipy.spatial import cKDTree
 from threadpoolctl import threadpool_limits
 
 from ctc_submit.presets import Preset
+from ctc_submit.resources import peak_memory_mib
 
 Mode = Literal["fast", "exact"]
 
@@ -213,8 +214,9 @@ def start_worker(threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def timed_cluster_pair(embeddings: np.ndarray, **options) -> tuple[np.ndarray, float]:
-    """:func:`cluster_pair` and the seconds it took; lives here so a worker process imports no torch."""
+def timed_cluster_pair(embeddings: np.ndarray, **options) -> tuple[np.ndarray, float, float]:
+    """:func:`cluster_pair`, the seconds it took and the peak memory (MiB) of the process it ran in
+    (a clustering process's own, not its starter's); lives here so a worker process imports no torch."""
     started = perf_counter()
     labels = cluster_pair(embeddings, **options)
-    return labels, perf_counter() - started
+    return labels, perf_counter() - started, peak_memory_mib()

@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 from ctc_layout import copy_first_frames, save_tiny_model
 
-from ctc_submit import download
+from ctc_submit import download, tracker
 from ctc_submit.cli import main
 from ctc_submit.io import read_tracks
+from ctc_submit.pipeline import CorePlan
 from ctc_submit.tracking.lineage import lineage_counts
 from ctc_submit.validate import validate_result
 
@@ -39,7 +40,8 @@ def invoke_on(folder, *options):
     return invoke(folder / "01", folder / "01_RES", *options)
 
 
-def test_a_run_writes_a_valid_result_and_a_report_beside_it_with_scores(layout, tiny_model):
+def test_a_run_writes_a_valid_result_and_a_report_beside_it_with_scores(layout, tiny_model, monkeypatch):
+    monkeypatch.setattr(tracker, "core_plan", lambda device: CorePlan(1, 1, 1))  # one clustering process
     result = invoke_on(layout, "--dataset", DATASET, "--model", tiny_model, "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert validate_result(layout / "01_RES", layout / "01_GT").ok
@@ -62,6 +64,7 @@ def test_a_run_writes_a_valid_result_and_a_report_beside_it_with_scores(layout, 
     assert report["counts"]["frames"] == 3
     assert set(report["timings_s"]) >= {"network", "clustering", "merge", "lineage", "upsample", "write", "total"}
     assert {"torch", "hdbscan", "python"} <= set(report["software"])
+    assert 0 < report["peak_memory_clustering_process_mib"] < report["peak_memory_mib"]
     assert {"SEG", "TRA", "DET", "CT", "TF", "BC(0)", "CHOTA", "DIV_RECALL(0)"} <= set(report["scores"])
     assert report["score_error"] is None
     assert report["lineage"]["ground_truth"] == lineage_counts(read_tracks(layout / "01_GT" / "TRA" / "man_track.txt"))
@@ -74,12 +77,14 @@ def test_a_run_writes_a_valid_result_and_a_report_beside_it_with_scores(layout, 
     assert "time " in result.output and "clustering" in result.output
 
 
-def test_no_score_skips_scoring_and_the_card_sets_the_recurrent_window(layout, tmp_path):
+def test_no_score_skips_scoring_and_the_card_sets_the_recurrent_window(layout, tmp_path, monkeypatch):
     model = save_tiny_model(tmp_path / "windowed.pt", DATASET, recurrent_window={"hop": 2, "warmup": 1})
+    monkeypatch.setattr(tracker, "core_plan", lambda device: CorePlan(1, 0, 1))  # clustering in this process
     result = invoke_on(layout, "--dataset", "DIC-HeLa", "--model", model, "--no-score")
     assert result.exit_code == 0, result.output
     report = json.loads((layout / "01_RES.run_report.json").read_text())
     assert report["scores"] is None
+    assert report["peak_memory_mib"] > 0 and report["peak_memory_clustering_process_mib"] is None
     assert report["parameters"]["recurrent_window"] == {"hop": 2, "warmup": 1}
 
 
