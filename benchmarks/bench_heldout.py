@@ -1,4 +1,4 @@
-"""A model's pipeline scores on the held-out block of DIC-C2DH-HeLa 01, as training's validation computes them.
+"""A model's pipeline scores on the held-out block of sequence 01 (DIC-C2DH-HeLa by default; --data for another), as training's validation computes them.
 
     python benchmarks/bench_heldout.py [--model models/DIC-C2DH-HeLa.pt] [--held-out 21-40] [--c 0.0025,0.01]
 
