@@ -473,14 +473,14 @@ def fill_gaps(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> None
 
 def _in_labels_of(stack_frame: np.ndarray, merged_frame: np.ndarray, lookahead: np.ndarray) -> np.ndarray:
     """``lookahead`` (running labels of the merged frame) in the lineage's labels of that frame: each
-    running label becomes the lineage label that covers most of it."""
-    result = np.zeros_like(lookahead)
-    for running in labels_present(lookahead):
-        labels, counts = np.unique(stack_frame[merged_frame == running], return_counts=True)
-        counts[labels == 0] = 0
-        if counts.any():
-            result[lookahead == running] = labels[np.argmax(counts)]
-    return result
+    running label becomes the lineage label that covers most of it (the smaller label on a tie)."""
+    shared = overlap(merged_frame, stack_frame)
+    running, lineage = shared.gt_labels[shared.pair_gt], shared.res_labels[shared.pair_res]
+    order = np.lexsort((lineage, -shared.pair_size, running))
+    first = order[np.r_[True, running[order][1:] != running[order][:-1]]] if order.size else order
+    translate = np.zeros(max(int(lookahead.max(initial=0)), int(merged_frame.max(initial=0))) + 1, lookahead.dtype)
+    translate[running[first]] = lineage[first]
+    return translate[lookahead]
 
 
 def advance_divisions(
