@@ -190,7 +190,9 @@ class LineageRules:
     ``flicker_length`` frames that neither starts nor ends the sequence is a flicker. A gap link is
     closed when at least ``gap_fill_background`` of the missed cell's mask lies on background.
     A division moves a frame earlier when the next frame pair gives each daughter at least
-    ``early_split_share`` of the mother's last mask.
+    ``early_split_share`` of the mother's last mask. A daughter whose first mask has
+    ``hidden_min_iou`` with the last mask of a childless track that ended at most
+    ``hidden_window`` frames before is that cell, out from under the mother's mask: no division.
     """
 
     parent_window: int = 3
@@ -205,6 +207,8 @@ class LineageRules:
     gap_fill_background: float = Preset.gap_fill_background
     neighbour_distance: int = Preset.flicker_neighbour_distance
     early_split_share: float = Preset.early_split_share
+    hidden_window: int = Preset.hidden_window
+    hidden_min_iou: float = Preset.hidden_min_iou
 
 
 def rules_of(preset: Preset) -> LineageRules:
@@ -221,6 +225,8 @@ def rules_of(preset: Preset) -> LineageRules:
         gap_fill_background=preset.gap_fill_background,
         neighbour_distance=preset.flicker_neighbour_distance,
         early_split_share=preset.early_split_share,
+        hidden_window=preset.hidden_window,
+        hidden_min_iou=preset.hidden_min_iou,
     )
 
 
@@ -352,6 +358,10 @@ def link_tracks(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> No
         for mother, candidates in by_mother.items():
             if graph.nodes[mother]["end"] >= begin:
                 if len(candidates) == 1 and _splits_off(stack, graph, mother, candidates[0], begin, rules):
+                    hidden = _hidden_cell(stack, graph, candidates[0], begin, mother, rules)
+                    if hidden:
+                        _continue(stack, graph, hidden, candidates[0], begin, mother)
+                        continue
                     _cut(stack, graph, mother, begin, next_label)
                     graph.add_edge(mother, candidates[0])
                     next_label += 1
@@ -409,13 +419,49 @@ def _follow_ended_mother(
         and is_division(last, list(firsts.values()), rules)
         and _rounded_up(stack, graph, mother, end, rules)
     ):
-        graph.add_edges_from((mother, label) for label in candidates)
-        return
+        hidden = {label: _hidden_cell(stack, graph, label, begin, mother, rules) for label in candidates}
+        if not any(hidden.values()):
+            graph.add_edges_from((mother, label) for label in candidates)
+            return
+        for label, earlier in hidden.items():
+            if earlier:
+                _continue(stack, graph, earlier, label, begin, mother)
+        candidates = [label for label in candidates if not hidden[label]]
+        if not candidates:
+            return
+        firsts = {label: firsts[label] for label in candidates}
     best = max(candidates, key=lambda label: (iou(last, firsts[label]), -label))
     if end == begin - 1:
         _relabel_track(stack, graph, best, mother)
     elif iou(last, firsts[best]) >= rules.gap_min_iou:
         graph.add_edge(mother, best)
+
+
+def _hidden_cell(stack: np.ndarray, graph: nx.DiGraph, label: int, begin: int, mother: int, rules: LineageRules) -> int:
+    """The childless track (not ``mother``) that ended at most ``hidden_window`` frames before ``begin``
+    where new track ``label`` begins (IoU of its last mask and ``label``'s first at least
+    ``hidden_min_iou``, the highest if several): a cell that went under a neighbour's mask and came
+    out again; else 0."""
+    first = stack[begin] == label
+    best, best_iou = 0, rules.hidden_min_iou
+    for earlier in sorted(graph.nodes):
+        end = graph.nodes[earlier]["end"]
+        if earlier in (mother, label) or graph.out_degree(earlier) or not begin - rules.hidden_window <= end < begin:
+            continue
+        value = iou(stack[end] == earlier, first)
+        if value >= best_iou:
+            best, best_iou = earlier, value
+    return best
+
+
+def _continue(stack: np.ndarray, graph: nx.DiGraph, earlier: int, label: int, begin: int, owner: int) -> None:
+    """Track ``label`` is cell ``earlier`` again, out from under ``owner``'s mask: the same track if it
+    begins right after her, else her gap link (noted for :func:`advance_divisions`)."""
+    if graph.nodes[earlier]["end"] == begin - 1:
+        _relabel_track(stack, graph, label, earlier)
+    else:
+        graph.add_edge(earlier, label)
+        graph.nodes[label]["came_out_of"] = owner
 
 
 def has_neighbour(stack: np.ndarray, graph: nx.DiGraph, label: int, distance: int) -> bool:
@@ -444,6 +490,17 @@ def drop_flickers(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> 
             graph.remove_node(label)
 
 
+def _carved(mask: np.ndarray, frame: np.ndarray, owner: int, share: float) -> np.ndarray:
+    """The part of ``mask`` a missed cell takes back in ``frame``: its background, and the pixels of
+    ``owner`` (the neighbour she hid under, 0 if none) where he keeps ``share`` of his own."""
+    free = mask & (frame == 0)
+    if owner:
+        his = frame == owner
+        if np.count_nonzero(his & ~mask) >= share * np.count_nonzero(his):
+            free |= mask & his
+    return free
+
+
 def fill_gaps(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> None:
     """Close the gap links of lasting cells: the cell the segmentation missed for a frame or two keeps
     its last mask there (its next one past the middle of the gap), and the two tracks become one.
@@ -461,7 +518,10 @@ def fill_gaps(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> None
             continue
         last, first = stack[end] == parent, stack[begin] == label
         held = [last if t - end <= begin - t else first for t in range(end + 1, begin)]
-        free = [mask & (frame == 0) for mask, frame in zip(held, stack[end + 1 : begin])]
+        owner = graph.nodes[label].get("came_out_of", 0)
+        free = [
+            _carved(mask, frame, owner, rules.early_split_share) for mask, frame in zip(held, stack[end + 1 : begin])
+        ]
         painted = [np.count_nonzero(mask) for mask in free]
         wanted = [rules.gap_fill_background * np.count_nonzero(mask) for mask in held]
         if all(count and count >= share for count, share in zip(painted, wanted)):
@@ -483,6 +543,30 @@ def _in_labels_of(stack_frame: np.ndarray, merged_frame: np.ndarray, lookahead: 
     return translate[lookahead]
 
 
+def _split_mask(
+    stack: np.ndarray,
+    merged: np.ndarray,
+    lookahead: np.ndarray,
+    frame: int,
+    owner: int,
+    labels: list[int],
+    share: float,
+) -> bool:
+    """Give ``owner``'s mask in ``frame`` to ``labels`` as the next frame pair sees it, if that pair
+    gives each of them at least ``share`` of it (pixels it gives to none go to the nearer one)."""
+    mask = stack[frame] == owner
+    seen = _in_labels_of(stack[frame + 1], merged[frame + 1], np.where(mask, lookahead[frame], 0))
+    parts = [mask & (seen == label) for label in labels]
+    area = np.count_nonzero(mask)
+    if area == 0 or min(np.count_nonzero(part) for part in parts) < share * area:
+        return False
+    nearest = ndimage.distance_transform_edt(~parts[0], return_distances=True) <= ndimage.distance_transform_edt(
+        ~parts[1], return_distances=True
+    )
+    stack[frame][mask] = np.where(nearest[mask], labels[0], labels[1])
+    return True
+
+
 def advance_divisions(
     stack: np.ndarray, graph: nx.DiGraph, merged: np.ndarray, lookahead: np.ndarray, rules: LineageRules
 ) -> None:
@@ -490,8 +574,9 @@ def advance_divisions(
 
     A pair clusters each frame beside the next one; beside two daughters that have just come apart
     it splits the mask the previous pair kept whole. Where that split gives each daughter at least
-    ``early_split_share`` of the mother's last mask, the mask becomes theirs (pixels the split gave
-    to neither go to the nearer daughter) and the mother ends a frame sooner; she keeps a frame.
+    ``early_split_share`` of the mother's last mask, the mask becomes theirs and the mother ends a
+    frame sooner; she keeps a frame. A cell that came out from under a neighbour's mask (see
+    :func:`_hidden_cell`) takes her part of that mask the same way, a frame before she came out.
     """
     for mother in list(graph.nodes):
         daughters = list(graph.successors(mother))
@@ -500,19 +585,21 @@ def advance_divisions(
             continue
         if any(graph.nodes[daughter]["begin"] != last + 1 for daughter in daughters):
             continue
-        mask = stack[last] == mother
-        seen = _in_labels_of(stack[last + 1], merged[last + 1], np.where(mask, lookahead[last], 0))
-        parts = [mask & (seen == daughter) for daughter in daughters]
-        area = np.count_nonzero(mask)
-        if area == 0 or min(np.count_nonzero(part) for part in parts) < rules.early_split_share * area:
+        if _split_mask(stack, merged, lookahead, last, mother, daughters, rules.early_split_share):
+            graph.nodes[mother]["end"] = last - 1
+            for daughter in daughters:
+                graph.nodes[daughter]["begin"] = last
+    for cell in list(graph.nodes):
+        owner, begin = graph.nodes[cell].get("came_out_of"), graph.nodes[cell]["begin"]
+        parents = list(graph.predecessors(cell))
+        if owner not in graph or len(parents) != 1 or graph.nodes[parents[0]]["end"] >= begin - 1:
             continue
-        nearest = ndimage.distance_transform_edt(~parts[0], return_distances=True) <= ndimage.distance_transform_edt(
-            ~parts[1], return_distances=True
-        )
-        stack[last][mask] = np.where(nearest[mask], daughters[0], daughters[1])
-        graph.nodes[mother]["end"] = last - 1
-        for daughter in daughters:
-            graph.nodes[daughter]["begin"] = last
+        if not graph.nodes[owner]["begin"] < begin <= graph.nodes[owner]["end"]:
+            continue
+        if _split_mask(stack, merged, lookahead, begin - 1, owner, [owner, cell], rules.early_split_share):
+            graph.nodes[cell]["begin"] = begin - 1
+            if graph.nodes[parents[0]]["end"] == begin - 2:
+                _relabel_track(stack, graph, cell, parents[0])
 
 
 def compact(stack: np.ndarray, graph: nx.DiGraph) -> nx.DiGraph:

@@ -215,6 +215,25 @@ def test_a_mother_seen_only_in_her_last_frames_from_the_first_one_is_not_judged_
         assert count_divisions(tracks) == int(divides)
 
 
+@pytest.mark.parametrize("with_lookahead", [False, True])
+def test_a_cell_that_goes_under_a_neighbours_mask_and_comes_out_again_is_no_daughter(with_lookahead):
+    """SIM+'s false divisions: a mask grows over a neighbour, then the two come apart."""
+    cell, neighbour, over_both, newcomer = (1, 2, 1, 6, 4), (2, 2, 7, 6, 4), (1, 2, 1, 6, 10), (3, 2, 7, 6, 4)
+    merged = stack_of(*[[cell, neighbour]] * 3, *[[over_both]] * 3, *[[cell, newcomer]] * 4)
+    lookahead = lookahead_splitting(merged, 5, [cell, newcomer]) if with_lookahead else None
+    stack, tracks = build_lineage(merged, LineageRules(), lookahead=lookahead)
+    assert count_divisions(tracks) == 0
+    assert sorted(tracks) == sorted(
+        [Track(label_at(stack, 0, 4, 2), 0, 9, 0), Track(label_at(stack, 0, 4, 8), 0, 9, 0)]
+    )
+    # she takes her place back from the mask she was under, which keeps the rest
+    assert all(label_at(stack, frame, 4, 8) == label_at(stack, 0, 4, 8) for frame in range(10))
+    assert all(label_at(stack, frame, 4, 2) == label_at(stack, 0, 4, 2) for frame in range(10))
+    # once she has been gone longer than the hidden window, what comes out is a daughter
+    _, tracks = build_lineage(merged, LineageRules(hidden_window=2), lookahead=lookahead)
+    assert count_divisions(tracks) == 1
+
+
 def test_daughters_of_implausible_size_are_not_a_division():
     mother, big, small = (1, 2, 2, 8, 8), (2, 2, 2, 8, 6), (3, 2, 8, 1, 1)
     stack, tracks = build_lineage(
