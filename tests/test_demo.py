@@ -15,11 +15,13 @@ from ctc_submit.cli import main
 from ctc_submit.demo import DEFAULT_DATASET as DATASET
 from ctc_submit.demo import find_dataset, make_layout
 from ctc_submit.io import CTCInputError, Track, read_tracks, write_tracks
+from ctc_submit.presets import PRESETS
+from ctc_submit.registry import available_models
 
 FRAMES = 6
 SCRIPT = "DIC-HeLa-01.sh"
 SIM = "Fluo-N2DH-SIM+"
-GOWT1 = "Fluo-N2DH-GOWT1"  # a dataset with a preset and no shipped model
+UNMODELLED = next(name for name in PRESETS if name not in available_models())  # a preset, no shipped model
 COPY_GT_SCRIPT = """#!/bin/bash
 # Stand-in for the real script: the GT markers as the result, with the challenge's relative paths.
 set -e
@@ -227,7 +229,11 @@ def test_a_short_name_runs_the_short_named_script(small_hela: Path, tmp_path: Pa
 
 @pytest.mark.parametrize(
     "name, start",
-    [(GOWT1, f"no model for {GOWT1} (available: "), ("BF-C2DL-HSC", "no method parameters"), ("HeLa", "unknown")],
+    [
+        (UNMODELLED, f"no model for {UNMODELLED} (available: "),
+        ("BF-C2DL-HSC", "no method parameters"),
+        ("HeLa", "unknown"),
+    ],
 )
 def test_a_dataset_run_would_refuse_is_refused_before_anything_is_written(
     tmp_path: Path, monkeypatch, name: str, start: str
