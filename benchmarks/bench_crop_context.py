@@ -79,9 +79,9 @@ def main() -> None:
         distance = edge_distance(size)
         losses, cut_losses, cosines = [], [], []
         for start, whole in wholes.items():
-            clip_labels = labels[start : start + CLIP][(slice(None), *window)]
-            crop = embed(network, frames[start : start + CLIP][(slice(None), *window)])
-            cut = whole[(slice(None), slice(None), *window)]
+            clip_labels = labels[start : start + CLIP][(slice(None),) + window]
+            crop = embed(network, frames[start : start + CLIP][(slice(None),) + window])
+            cut = whole[(slice(None), slice(None)) + window]
             losses.append(loss(crop, clip_labels))
             cut_losses.append(loss(cut, clip_labels))
             cosines.append((crop * cut).sum(1).mean(0).numpy())
