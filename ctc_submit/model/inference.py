@@ -60,14 +60,19 @@ CPU_TILES_PER_FORWARD = 1
 class _Stepper:
     """One network step on a normalised frame: run, return (E, H, W) unit-norm embeddings and the state.
 
+    Each step runs in inference mode and autocast to ``precision`` on its own: a caller's code
+    between the frames of a generator built on it runs in neither.
+
     A frame larger than the network's input goes through as a batch of overlapping tiles
     (:mod:`~ctc_submit.model.tiling`), ``per_forward`` at a time (all by default on an accelerator,
     CPU_TILES_PER_FORWARD on a CPU). The state is one network state per group of tiles run
     together, so each tile position keeps its own recurrent state through the video.
     """
 
-    def __init__(self, network: StackedHourglass, device: torch.device, per_forward: int | None = None) -> None:
-        self.network, self.device = network, device
+    def __init__(
+        self, network: StackedHourglass, device: torch.device, precision: Precision, per_forward: int | None = None
+    ) -> None:
+        self.network, self.device, self.precision = network, device, precision
         self.per_forward = per_forward or (CPU_TILES_PER_FORWARD if device.type == "cpu" else None)
         self.layout: TileLayout | None = None
         self.weights: torch.Tensor | None = None
@@ -90,14 +95,15 @@ class _Stepper:
         groups = tensor.split(self.per_forward) if self.per_forward and self.per_forward < len(tensor) else (tensor,)
         states = state if state is not None else [None] * len(groups)
         outputs, new_states = [], []
-        for group, group_state in zip(groups, states):
-            _, embeddings, group_state = self.network(group, group_state)
-            outputs.append(torch.nn.functional.normalize(embeddings.float(), dim=1))
-            new_states.append(group_state)
         assert self.layout is not None and self.weights is not None  # set by prepare()
-        if self.layout.whole:
-            return outputs[0][0].cpu().numpy(), new_states
-        return blend_tiles(torch.cat(outputs), self.layout, self.weights).cpu().numpy(), new_states
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            for group, group_state in zip(groups, states):
+                _, embeddings, group_state = self.network(group, group_state)
+                outputs.append(torch.nn.functional.normalize(embeddings.float(), dim=1))
+                new_states.append(group_state)
+            if self.layout.whole:
+                return outputs[0][0].cpu().numpy(), new_states
+            return blend_tiles(torch.cat(outputs), self.layout, self.weights).cpu().numpy(), new_states
 
 
 def _compute(device: str | torch.device, precision: Precision) -> tuple[torch.device, Precision]:
@@ -116,12 +122,11 @@ def embed_sequence(
     out, one per frame, the recurrent state carried (per tile where the frame is larger than 256x256;
     ``per_forward`` tiles at a time, default: the device's)."""
     device, precision = _compute(device, precision)
-    step = _Stepper(network, device, per_forward)
+    step = _Stepper(network, device, precision, per_forward)
     state = None
-    with torch.inference_mode(), autocast(device, precision):
-        for frame in frames:
-            embedding, state = step(step.prepare(frame), state)
-            yield embedding
+    for frame in frames:
+        embedding, state = step(step.prepare(frame), state)
+        yield embedding
 
 
 def embed_pairs(
@@ -138,21 +143,20 @@ def embed_pairs(
     (1, E, H, W) stack. ``per_forward``: tiles through the network at a time (default: the device's).
     """
     device, precision = _compute(device, precision)
-    step = _Stepper(network, device, per_forward)
+    step = _Stepper(network, device, precision, per_forward)
     recent: deque[torch.Tensor] = deque(maxlen=(window.warmup if window else 0) + 1)
     state, previous, index = None, None, -1
-    with torch.inference_mode(), autocast(device, precision):
-        for index, frame in enumerate(frames):
-            tensor = step.prepare(frame)
-            embedding, state = step(tensor, state)
-            if previous is not None:
-                yield np.stack([previous, embedding])
-            recent.append(tensor)
-            if window and index > 0 and index % window.hop == 0:
-                state = None
-                for past in recent:
-                    embedding, state = step(past, state)
-            previous = embedding
-        if index == 0:
-            assert previous is not None  # set by the one frame
-            yield previous[None]
+    for index, frame in enumerate(frames):
+        tensor = step.prepare(frame)
+        embedding, state = step(tensor, state)
+        if previous is not None:
+            yield np.stack([previous, embedding])
+        recent.append(tensor)
+        if window and index > 0 and index % window.hop == 0:
+            state = None
+            for past in recent:
+                embedding, state = step(past, state)
+        previous = embedding
+    if index == 0:
+        assert previous is not None  # set by the one frame
+        yield previous[None]

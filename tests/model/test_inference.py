@@ -33,6 +33,17 @@ def test_embed_sequence_is_a_stream():
     assert next(stream).shape == (16, 256, 256)
 
 
+def test_the_code_between_streamed_frames_runs_outside_inference_mode_and_autocast():
+    """Whatever the caller does between frames (a loss, a backward pass) sees torch's defaults."""
+    network = StackedHourglass(NetworkConfig(filters=4, levels=3)).eval()
+    frames = [np.zeros((256, 256), np.float32)] * 3
+    for stream in (embed_sequence(frames, network, "cpu", "bf16"), embed_pairs(frames, network, "cpu", None, "bf16")):
+        next(stream)
+        assert not torch.is_inference_mode_enabled()
+        assert not torch.is_autocast_enabled("cpu")
+        assert torch.ones(2, requires_grad=True).sum().requires_grad
+
+
 def test_pairs_cover_consecutive_frames_and_restart_from_a_warm_up():
     torch.manual_seed(2)
     network = StackedHourglass(NetworkConfig(filters=4, levels=3)).eval().to(memory_format=torch.channels_last)
