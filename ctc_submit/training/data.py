@@ -4,7 +4,10 @@ Instance IDs must stay the same through a clip, because the loss ties each cell'
 across consecutive frames. Segmentations (gold SEG where it exists, else silver truth ST) give
 dense masks but per-frame IDs; the tracking markers (TRA) give the IDs. Frames without a dense
 mask are labelled from their markers alone, with the background unknown (ignored), so only
-fully labelled frames teach what background is.
+fully labelled frames teach what background is. A gold segmentation may cover only some cells
+(GOWT1's covers 1-3 of its 23 nuclei in most frames, MSC's 2 of 8-11 in some): where a marked
+cell has no segment, the frame is partial, its unsegmented cells keep their markers and its
+background is unknown too, so that no cell is taught as background.
 """
 
 from __future__ import annotations
@@ -44,6 +47,19 @@ def markers_only(markers: np.ndarray) -> np.ndarray:
     return labels
 
 
+def labels_of_frame(segmentation: np.ndarray | None, markers: np.ndarray) -> np.ndarray:
+    """One frame's labels: its segments under their markers' IDs, with its background known only
+    where the segmentation covers every marked cell; else its markers alone, background unknown."""
+    if segmentation is None:
+        return markers_only(markers)
+    labels = ids_from_markers(segmentation, markers)
+    unsegmented = (markers > 0) & ~np.isin(markers, markers[segmentation > 0])
+    if unsegmented.any():
+        labels[labels == 0] = IGNORE
+        labels[unsegmented] = markers[unsegmented]
+    return labels
+
+
 def dense_segmentation_path(dataset_dir: Path, sequence: str, name: str) -> Path | None:
     """Gold segmentation when the frame has one, else the silver truth, else None."""
     for folder in (f"{sequence}_GT", f"{sequence}_ST"):
@@ -59,10 +75,8 @@ def load_training_labels(dataset_dir: Path, sequence: str, frame_count: int, dig
     for index in range(frame_count):
         markers = read_labels(dataset_dir / f"{sequence}_GT" / "TRA" / f"man_track{index:0{digits}d}.tif")
         segmentation_path = dense_segmentation_path(dataset_dir, sequence, f"man_seg{index:0{digits}d}.tif")
-        if segmentation_path is None:
-            labels.append(markers_only(markers))
-        else:
-            labels.append(ids_from_markers(read_labels(segmentation_path), markers))
+        segmentation = None if segmentation_path is None else read_labels(segmentation_path)
+        labels.append(labels_of_frame(segmentation, markers))
     return np.stack(labels)
 
 

@@ -12,7 +12,8 @@ from ctc_submit.model.inference import load_model, save_model
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.normalize import resize_linear
 from ctc_submit.presets import get_preset
-from ctc_submit.training.data import TrainingSequence, ids_from_markers, sample_clip
+from ctc_submit.training.data import TrainingSequence, ids_from_markers, labels_of_frame, sample_clip
+from ctc_submit.training.loss import IGNORE
 from ctc_submit.training.ranges import NO_AUGMENTATION
 from ctc_submit.training.trainer import TimeBudget, TrainingConfig, train
 from ctc_submit.training.validation import HeldOutBlock, lay_out_block
@@ -34,6 +35,18 @@ def test_segments_take_the_id_of_their_marker():
     relabelled = ids_from_markers(segmentation, markers)
     assert (relabelled[:, :2] == 7).all()
     assert relabelled[0, 3] not in (0, 7) and (relabelled[:, 3:] == relabelled[0, 3]).all()
+
+
+def test_a_segmentation_that_misses_a_marked_cell_teaches_no_background():
+    """GOWT1's gold segmentations cover 1-3 of 23 nuclei: the others must not be learnt as background."""
+    segmentation = np.array([[1, 1, 0, 0, 0], [1, 1, 0, 0, 0]])
+    markers = np.array([[0, 7, 0, 0, 0], [0, 0, 0, 8, 0]])
+    partial = labels_of_frame(segmentation, markers)
+    assert (partial[:, :2] == 7).all() and partial[1, 3] == 8
+    assert (partial[:, 2] == IGNORE).all() and partial[0, 3] == IGNORE
+    complete = labels_of_frame(segmentation, np.where(markers == 8, 0, markers))
+    assert (complete[:, 2:] == 0).all()
+    assert (labels_of_frame(None, markers)[:, 2] == IGNORE).all()
 
 
 def test_clips_are_drawn_in_proportion_to_the_clips_a_run_holds():
