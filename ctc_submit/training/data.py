@@ -7,16 +7,22 @@ mask are labelled from their markers alone, with the background unknown (ignored
 fully labelled frames teach what background is. A gold segmentation may cover only some cells
 (GOWT1's covers 1-3 of its 23 nuclei in most frames, MSC's 2 of 8-11 in some): where a marked
 cell has no segment, the frame is partial, its unsegmented cells keep their markers and its
-background is unknown too, so that no cell is taught as background.
+background is unknown too, so that no cell is taught as background. Where the background is
+unknown, what lies farther from every marker and segment than any segmented cell of the sequence
+reaches from its marker is background all the same: GOWT1's nuclei reach at most 64 pixels from
+their markers, so the 1024x1024 frames between them teach background; MSC's cells reach up to 803,
+so its frames teach none that way.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Iterable, cast
 
 import numpy as np
+from scipy import ndimage
 
 from ctc_submit.io import CTCInputError, list_frames, read_frame, read_labels
 from ctc_submit.normalize import network_grid, smooth_and_scale
@@ -47,17 +53,35 @@ def markers_only(markers: np.ndarray) -> np.ndarray:
     return labels
 
 
-def labels_of_frame(segmentation: np.ndarray | None, markers: np.ndarray) -> np.ndarray:
-    """One frame's labels: its segments under their markers' IDs, with its background known only
-    where the segmentation covers every marked cell; else its markers alone, background unknown."""
+def labels_of_frame(segmentation: np.ndarray | None, markers: np.ndarray, reach: float = math.inf) -> np.ndarray:
+    """One frame's labels: its segments under their markers' IDs, with its background known where
+    the segmentation covers every marked cell; else its markers (and segments), background unknown
+    within ``reach`` pixels of them (see :func:`cell_reach`)."""
     if segmentation is None:
-        return markers_only(markers)
-    labels = ids_from_markers(segmentation, markers)
-    unsegmented = (markers > 0) & ~np.isin(markers, markers[segmentation > 0])
-    if unsegmented.any():
+        labels = markers_only(markers)
+    else:
+        labels = ids_from_markers(segmentation, markers)
+        unsegmented = (markers > 0) & ~np.isin(markers, markers[segmentation > 0])
+        if not unsegmented.any():
+            return labels
         labels[labels == 0] = IGNORE
         labels[unsegmented] = markers[unsegmented]
+    if math.isfinite(reach):
+        far = ndimage.distance_transform_edt(labels == IGNORE) > reach
+        labels[far & (labels == IGNORE)] = 0
     return labels
+
+
+def cell_reach(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> float:
+    """How far, at most, a segmented cell extends from its marker over (segmentation, markers) frames:
+    the farthest pixel of a segment from the marker inside it (infinite without any)."""
+    reach = -math.inf
+    for segmentation, markers in pairs:
+        for label in np.unique(markers[(markers > 0) & (segmentation > 0)]):
+            marker = markers == label
+            segment = segmentation == np.bincount(segmentation[marker & (segmentation > 0)]).argmax()
+            reach = max(reach, float(ndimage.distance_transform_edt(~marker)[segment].max()))
+    return reach if reach >= 0 else math.inf
 
 
 def dense_segmentation_path(dataset_dir: Path, sequence: str, name: str) -> Path | None:
@@ -71,13 +95,20 @@ def dense_segmentation_path(dataset_dir: Path, sequence: str, name: str) -> Path
 
 def load_training_labels(dataset_dir: Path, sequence: str, frame_count: int, digits: int) -> np.ndarray:
     """Labels (T, H, W) with IDs consistent over time and IGNORE where the truth is unknown."""
-    labels = []
-    for index in range(frame_count):
-        markers = read_labels(dataset_dir / f"{sequence}_GT" / "TRA" / f"man_track{index:0{digits}d}.tif")
-        segmentation_path = dense_segmentation_path(dataset_dir, sequence, f"man_seg{index:0{digits}d}.tif")
-        segmentation = None if segmentation_path is None else read_labels(segmentation_path)
-        labels.append(labels_of_frame(segmentation, markers))
-    return np.stack(labels)
+    paths = [
+        dense_segmentation_path(dataset_dir, sequence, f"man_seg{index:0{digits}d}.tif") for index in range(frame_count)
+    ]
+
+    def markers(index: int) -> np.ndarray:
+        return read_labels(dataset_dir / f"{sequence}_GT" / "TRA" / f"man_track{index:0{digits}d}.tif")
+
+    reach = cell_reach((read_labels(path), markers(index)) for index, path in enumerate(paths) if path is not None)
+    return np.stack(
+        [
+            labels_of_frame(None if path is None else read_labels(path), markers(index), reach)
+            for index, path in enumerate(paths)
+        ]
+    )
 
 
 @dataclass

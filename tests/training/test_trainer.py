@@ -12,7 +12,7 @@ from ctc_submit.model.inference import load_model, save_model
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.normalize import resize_linear
 from ctc_submit.presets import get_preset
-from ctc_submit.training.data import TrainingSequence, ids_from_markers, labels_of_frame, sample_clip
+from ctc_submit.training.data import TrainingSequence, cell_reach, ids_from_markers, labels_of_frame, sample_clip
 from ctc_submit.training.loss import IGNORE
 from ctc_submit.training.ranges import NO_AUGMENTATION
 from ctc_submit.training.trainer import TimeBudget, TrainingConfig, train
@@ -47,6 +47,19 @@ def test_a_segmentation_that_misses_a_marked_cell_teaches_no_background():
     complete = labels_of_frame(segmentation, np.where(markers == 8, 0, markers))
     assert (complete[:, 2:] == 0).all()
     assert (labels_of_frame(None, markers)[:, 2] == IGNORE).all()
+
+
+def test_far_from_every_marked_cell_is_background_even_where_the_segmentation_is_partial():
+    segmentation = np.zeros((1, 12), np.int64)
+    segmentation[0, :3] = 1
+    markers = np.zeros((1, 12), np.int64)
+    markers[0, 0], markers[0, 6] = 7, 8
+    reach = cell_reach([(segmentation, markers)])
+    assert reach == 2  # the segment reaches two pixels beyond its marker
+    labels = labels_of_frame(segmentation, markers, reach)
+    assert labels[0].tolist() == [7, 7, 7, IGNORE, IGNORE, IGNORE, 8, IGNORE, IGNORE, 0, 0, 0]
+    assert labels_of_frame(None, markers, reach)[0].tolist()[-3:] == [0, 0, 0]
+    assert cell_reach([]) == np.inf
 
 
 def test_clips_are_drawn_in_proportion_to_the_clips_a_run_holds():
