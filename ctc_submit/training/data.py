@@ -6,12 +6,12 @@ dense masks but per-frame IDs; the tracking markers (TRA) give the IDs. Frames w
 mask are labelled from their markers alone, with the background unknown (ignored), so only
 fully labelled frames teach what background is. A gold segmentation may cover only some cells
 (GOWT1's covers 1-3 of its 23 nuclei in most frames, MSC's 2 of 8-11 in some): where a marked
-cell has no segment, the frame is partial, its unsegmented cells keep their markers and its
-background is unknown too, so that no cell is taught as background. Where the background is
-unknown, what lies farther from every marker and segment than any segmented cell of the sequence
-reaches from its marker is background all the same: GOWT1's nuclei reach at most 64 pixels from
-their markers, so the 1024x1024 frames between them teach background; MSC's cells reach up to 803,
-so its frames teach none that way.
+cell has no segment, the frame is partial: that cell keeps its marker, and its surroundings, as
+far as any segmented cell of the sequence reaches from its marker, are unknown rather than
+background, so that no cell is taught as background (a complete silver truth of the frame is
+taken instead where there is one: DIC-HeLa's frame 67). Frames with markers alone are labelled
+the same way: GOWT1's nuclei reach at most 64 pixels from their markers, so the 1024x1024 frames
+between them teach background; MSC's cells reach up to 803, so its frames teach little that way.
 """
 
 from __future__ import annotations
@@ -53,22 +53,29 @@ def markers_only(markers: np.ndarray) -> np.ndarray:
     return labels
 
 
+def unsegmented_cells(segmentation: np.ndarray, markers: np.ndarray) -> np.ndarray:
+    """The marker pixels of the cells ``segmentation`` has no segment for."""
+    return (markers > 0) & ~np.isin(markers, markers[segmentation > 0])
+
+
 def labels_of_frame(segmentation: np.ndarray | None, markers: np.ndarray, reach: float = math.inf) -> np.ndarray:
-    """One frame's labels: its segments under their markers' IDs, with its background known where
-    the segmentation covers every marked cell; else its markers (and segments), background unknown
-    within ``reach`` pixels of them (see :func:`cell_reach`)."""
+    """One frame's labels: its segments under their markers' IDs and its background, except within
+    ``reach`` pixels (see :func:`cell_reach`) of a marked cell it has no segment for, which keeps its
+    marker in unknown surroundings; without a segmentation, the markers alone."""
     if segmentation is None:
         labels = markers_only(markers)
+        unknown_from = markers > 0
     else:
         labels = ids_from_markers(segmentation, markers)
-        unsegmented = (markers > 0) & ~np.isin(markers, markers[segmentation > 0])
-        if not unsegmented.any():
+        unknown_from = unsegmented_cells(segmentation, markers)
+        if not unknown_from.any():
             return labels
-        labels[labels == 0] = IGNORE
-        labels[unsegmented] = markers[unsegmented]
-    if math.isfinite(reach):
-        far = ndimage.distance_transform_edt(labels == IGNORE) > reach
-        labels[far & (labels == IGNORE)] = 0
+        labels[unknown_from] = markers[unknown_from]
+    near = (
+        ndimage.distance_transform_edt(~unknown_from) <= reach if math.isfinite(reach) else np.ones_like(unknown_from)
+    )
+    labels[(labels == 0) & near] = IGNORE
+    labels[(labels == IGNORE) & ~near] = 0
     return labels
 
 
@@ -84,31 +91,32 @@ def cell_reach(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> float:
     return reach if reach >= 0 else math.inf
 
 
-def dense_segmentation_path(dataset_dir: Path, sequence: str, name: str) -> Path | None:
-    """Gold segmentation when the frame has one, else the silver truth, else None."""
-    for folder in (f"{sequence}_GT", f"{sequence}_ST"):
-        path = dataset_dir / folder / "SEG" / name
-        if path.is_file():
-            return path
-    return None
+def segmentation_paths(dataset_dir: Path, sequence: str, name: str) -> list[Path]:
+    """The frame's gold segmentation, then its silver truth: those that exist."""
+    folders = (f"{sequence}_GT", f"{sequence}_ST")
+    return [
+        dataset_dir / folder / "SEG" / name for folder in folders if (dataset_dir / folder / "SEG" / name).is_file()
+    ]
 
 
 def load_training_labels(dataset_dir: Path, sequence: str, frame_count: int, digits: int) -> np.ndarray:
-    """Labels (T, H, W) with IDs consistent over time and IGNORE where the truth is unknown."""
-    paths = [
-        dense_segmentation_path(dataset_dir, sequence, f"man_seg{index:0{digits}d}.tif") for index in range(frame_count)
-    ]
+    """Labels (T, H, W) with IDs consistent over time and IGNORE where the truth is unknown. A frame
+    takes its gold segmentation, or its silver truth where only that one covers every marked cell."""
 
-    def markers(index: int) -> np.ndarray:
-        return read_labels(dataset_dir / f"{sequence}_GT" / "TRA" / f"man_track{index:0{digits}d}.tif")
-
-    reach = cell_reach((read_labels(path), markers(index)) for index, path in enumerate(paths) if path is not None)
-    return np.stack(
-        [
-            labels_of_frame(None if path is None else read_labels(path), markers(index), reach)
-            for index, path in enumerate(paths)
+    def truth(index: int) -> tuple[np.ndarray | None, np.ndarray]:
+        markers = read_labels(dataset_dir / f"{sequence}_GT" / "TRA" / f"man_track{index:0{digits}d}.tif")
+        paths = segmentation_paths(dataset_dir, sequence, f"man_seg{index:0{digits}d}.tif")
+        segmentations = [read_labels(path) for path in paths]
+        complete = [
+            segmentation for segmentation in segmentations if not unsegmented_cells(segmentation, markers).any()
         ]
+        chosen = (complete or segmentations)[:1]
+        return (chosen[0] if chosen else None), markers
+
+    reach = cell_reach(
+        (segmentation, markers) for segmentation, markers in map(truth, range(frame_count)) if segmentation is not None
     )
+    return np.stack([labels_of_frame(*truth(index), reach) for index in range(frame_count)])
 
 
 @dataclass

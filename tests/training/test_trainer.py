@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+import tifffile
 import torch
 from click.testing import CliRunner
 
@@ -12,7 +13,14 @@ from ctc_submit.model.inference import load_model, save_model
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.normalize import resize_linear
 from ctc_submit.presets import get_preset
-from ctc_submit.training.data import TrainingSequence, cell_reach, ids_from_markers, labels_of_frame, sample_clip
+from ctc_submit.training.data import (
+    TrainingSequence,
+    cell_reach,
+    ids_from_markers,
+    labels_of_frame,
+    load_training_labels,
+    sample_clip,
+)
 from ctc_submit.training.loss import IGNORE
 from ctc_submit.training.ranges import NO_AUGMENTATION
 from ctc_submit.training.trainer import TimeBudget, TrainingConfig, train
@@ -43,7 +51,7 @@ def test_a_segmentation_that_misses_a_marked_cell_teaches_no_background():
     markers = np.array([[0, 7, 0, 0, 0], [0, 0, 0, 8, 0]])
     partial = labels_of_frame(segmentation, markers)
     assert (partial[:, :2] == 7).all() and partial[1, 3] == 8
-    assert (partial[:, 2] == IGNORE).all() and partial[0, 3] == IGNORE
+    assert (partial[:, 2:] != 0).all() and partial[0, 3] == IGNORE
     complete = labels_of_frame(segmentation, np.where(markers == 8, 0, markers))
     assert (complete[:, 2:] == 0).all()
     assert (labels_of_frame(None, markers)[:, 2] == IGNORE).all()
@@ -57,9 +65,22 @@ def test_far_from_every_marked_cell_is_background_even_where_the_segmentation_is
     reach = cell_reach([(segmentation, markers)])
     assert reach == 2  # the segment reaches two pixels beyond its marker
     labels = labels_of_frame(segmentation, markers, reach)
-    assert labels[0].tolist() == [7, 7, 7, IGNORE, IGNORE, IGNORE, 8, IGNORE, IGNORE, 0, 0, 0]
+    assert labels[0].tolist() == [7, 7, 7, 0, IGNORE, IGNORE, 8, IGNORE, IGNORE, 0, 0, 0]
     assert labels_of_frame(None, markers, reach)[0].tolist()[-3:] == [0, 0, 0]
     assert cell_reach([]) == np.inf
+
+
+def test_a_complete_silver_truth_stands_in_for_a_partial_gold_segmentation(tmp_path):
+    cells = np.array([[1, 1, 0, 2, 2]], np.uint16)
+    for folder, image in [
+        ("01_GT/TRA", "man_track000.tif"),
+        ("01_GT/SEG", "man_seg000.tif"),
+        ("01_ST/SEG", "man_seg000.tif"),
+    ]:
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        tifffile.imwrite(tmp_path / folder / image, np.where(cells == 2, 0, cells) if folder == "01_GT/SEG" else cells)
+    (labels,) = load_training_labels(tmp_path, "01", 1, 3)
+    assert labels[0].tolist() == [1, 1, 0, 2, 2]
 
 
 def test_clips_are_drawn_in_proportion_to_the_clips_a_run_holds():
