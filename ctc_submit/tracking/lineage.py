@@ -429,7 +429,6 @@ def _follow_ended_mother(
         candidates = [label for label in candidates if not hidden[label]]
         if not candidates:
             return
-        firsts = {label: firsts[label] for label in candidates}
     best = max(candidates, key=lambda label: (iou(last, firsts[label]), -label))
     if end == begin - 1:
         _relabel_track(stack, graph, best, mother)
