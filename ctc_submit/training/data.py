@@ -93,10 +93,8 @@ def cell_reach(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> float:
 
 def segmentation_paths(dataset_dir: Path, sequence: str, name: str) -> list[Path]:
     """The frame's gold segmentation, then its silver truth: those that exist."""
-    folders = (f"{sequence}_GT", f"{sequence}_ST")
-    return [
-        dataset_dir / folder / "SEG" / name for folder in folders if (dataset_dir / folder / "SEG" / name).is_file()
-    ]
+    paths = [dataset_dir / folder / "SEG" / name for folder in (f"{sequence}_GT", f"{sequence}_ST")]
+    return [path for path in paths if path.is_file()]
 
 
 def load_training_labels(dataset_dir: Path, sequence: str, frame_count: int, digits: int) -> np.ndarray:
@@ -107,14 +105,14 @@ def load_training_labels(dataset_dir: Path, sequence: str, frame_count: int, dig
         markers = read_labels(dataset_dir / f"{sequence}_GT" / "TRA" / f"man_track{index:0{digits}d}.tif")
         paths = segmentation_paths(dataset_dir, sequence, f"man_seg{index:0{digits}d}.tif")
         segmentations = [read_labels(path) for path in paths]
+        if not segmentations:
+            return None, markers
         missed = [len(np.unique(markers[unsegmented_cells(segmentation, markers)])) for segmentation in segmentations]
-        chosen = [segmentation for segmentation, count in zip(segmentations, missed) if count == min(missed)][:1]
-        return (chosen[0] if chosen else None), markers
+        return segmentations[missed.index(min(missed))], markers
 
-    reach = cell_reach(
-        (segmentation, markers) for segmentation, markers in map(truth, range(frame_count)) if segmentation is not None
-    )
-    return np.stack([labels_of_frame(*truth(index), reach) for index in range(frame_count)])
+    truths = [truth(index) for index in range(frame_count)]
+    reach = cell_reach((segmentation, markers) for segmentation, markers in truths if segmentation is not None)
+    return np.stack([labels_of_frame(segmentation, markers, reach) for segmentation, markers in truths])
 
 
 @dataclass
