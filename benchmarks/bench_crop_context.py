@@ -18,15 +18,12 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 import torch
+from _sequence import sequence_on_grid
 
-from ctc_submit.io import list_frames, read_frame
 from ctc_submit.model.inference import load_model
-from ctc_submit.normalize import NETWORK_SIZE, normalize_frames
+from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import get_preset
-from ctc_submit.training.augment import OutputGrid, resample_labels
-from ctc_submit.training.data import load_training_labels
 from ctc_submit.training.loss import clip_loss
 
 CLIP = 8
@@ -55,15 +52,10 @@ def main() -> None:
     parser.add_argument("--crops", nargs="+", type=int, default=[128, 192])
     parser.add_argument("--starts", nargs="+", type=int, default=[0, 20, 40, 60], help="first frames of the clips")
     arguments = parser.parse_args()
-    torch.manual_seed(0)
     network, card = load_model(arguments.model, "cpu")
     network = network.float()
     preset = get_preset(card["dataset"])
-    paths = list_frames(Path(arguments.data) / "01")
-    frames = np.stack(list(normalize_frames((read_frame(path) for path in paths), preset)))
-    labels = load_training_labels(Path(arguments.data), "01", len(frames), len(paths[0].stem) - 1)
-    reference = OutputGrid(NETWORK_SIZE, NETWORK_SIZE, (0, 0)).reference(labels.shape[1:])
-    labels = np.stack([resample_labels(frame, sitk.Transform(2, sitk.sitkIdentity), reference) for frame in labels])
+    frames, labels = sequence_on_grid(Path(arguments.data), "01", preset)
 
     def loss(embeddings: torch.Tensor, clip_labels: np.ndarray) -> float:
         return clip_loss(embeddings, clip_labels, preset.r_n, 32, np.random.default_rng(0)).item()

@@ -17,15 +17,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 import torch
+from _sequence import sequence_on_grid
 
-from ctc_submit.io import list_frames, read_frame
 from ctc_submit.model.inference import RecurrentWindow, embed_pairs, load_model
-from ctc_submit.normalize import NETWORK_SIZE, normalize_frames
 from ctc_submit.presets import get_preset
-from ctc_submit.training.augment import OutputGrid, resample_labels
-from ctc_submit.training.data import load_training_labels
 from ctc_submit.training.loss import clip_loss
 
 
@@ -45,12 +41,7 @@ def main() -> None:
     arguments = parser.parse_args()
     network, card = load_model(arguments.model, "cpu")
     preset = get_preset(card["dataset"])
-    paths = list_frames(Path(arguments.data) / arguments.sequence)
-    frames = list(normalize_frames((read_frame(path) for path in paths), preset))
-    digits = len(paths[0].stem) - 1
-    labels = load_training_labels(Path(arguments.data), arguments.sequence, len(frames), digits)
-    reference = OutputGrid(NETWORK_SIZE, NETWORK_SIZE, (0, 0)).reference(labels.shape[1:])
-    labels = np.stack([resample_labels(frame, sitk.Transform(2, sitk.sitkIdentity), reference) for frame in labels])
+    frames, labels = sequence_on_grid(Path(arguments.data), arguments.sequence, preset)
     print(f"{'window':>10} {'pair loss':>9} {'1st half':>9} {'2nd half':>9} {'time s':>7}")
     for text in arguments.windows:
         started = time.perf_counter()
