@@ -20,6 +20,7 @@ from ctc_submit.model.network import NetworkConfig
 from ctc_submit.normalize import NETWORK_SIZE
 from ctc_submit.presets import get_preset
 from ctc_submit.training.data import TrainingSequence
+from ctc_submit.training.loss import NEIGHBOUR_WEIGHTINGS
 from ctc_submit.training.trainer import TimeBudget, TrainingConfig, artefact_paths, train
 from ctc_submit.training.validation import HeldOutBlock, PipelineValidation, lay_out_block
 
@@ -186,6 +187,14 @@ def check_numbers(learning_rate: float, background_weight: float, crop_size: int
     help="Extra weight of the background's pull term (0: the paper's loss).",
 )
 @click.option(
+    "--neighbour-weighting",
+    default="pixels",
+    show_default=True,
+    type=click.Choice(NEIGHBOUR_WEIGHTINGS),
+    help="How a cell's push away from its neighbours is averaged: over their pixels (the background, a neighbour "
+    "of every cell, then outweighs a touching cell) or over the neighbours, each counted once.",
+)
+@click.option(
     "--recurrent-window",
     default="none",
     show_default=True,
@@ -249,8 +258,8 @@ def check_numbers(learning_rate: float, background_weight: float, crop_size: int
 @click.option("--log-every", default=25, show_default=True, type=POSITIVE, help="Iterations between progress lines.")
 @user_errors
 def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, iterations, clip_length, crop_size, filters,
-            levels, embedding_size, learning_rate, background_weight, recurrent_window, max_frames, held_out,
-            held_out_margin, validation_c, validate_every, checkpoint_every, time_budget, seed, precision, device,
+            levels, embedding_size, learning_rate, background_weight, neighbour_weighting, recurrent_window, max_frames,
+            held_out, held_out_margin, validation_c, validate_every, checkpoint_every, time_budget, seed, precision, device,
             threads, log_every):  # fmt: skip
     """Train a model on annotated CTC sequences (TRA markers + SEG/ST masks), selected by the pipeline's score."""
     preset = get_preset(dataset)
@@ -283,6 +292,7 @@ def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, ite
         iterations=iterations, clip_length=clip_length, crop_size=crop_size, learning_rate=learning_rate,
         validate_every=validate_every, checkpoint_every=checkpoint_every, seed=seed,
         precision=resolve_precision(precision, torch_device), background_weight=background_weight,
+        neighbour_weighting=neighbour_weighting,
         network=NetworkConfig(filters=filters, levels=levels, embedding_size=embedding_size),
     )  # fmt: skip
     if block is not None:

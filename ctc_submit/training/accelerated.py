@@ -25,6 +25,7 @@ from ctc_submit.model.compute import resolve_device, resolve_precision
 from ctc_submit.model.inference import load_model, save_weights
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.presets import get_preset
+from ctc_submit.training.loss import NEIGHBOUR_WEIGHTINGS
 from ctc_submit.training.objective import clips_objective
 from ctc_submit.training.pack import Run, load_pack
 from ctc_submit.training.ranges import AugmentationRanges
@@ -57,6 +58,7 @@ def train_for(
     device: torch.device,
     seed: int = 0,
     save_every_minutes: float = 2.0,
+    neighbour_weighting: str = "pixels",
 ) -> dict:
     """Train until ``minutes`` are nearly up; writes OUT (fp16 weights + card) and OUT's loss CSV; returns the card."""
     started = time.monotonic()
@@ -78,7 +80,7 @@ def train_for(
             "training": {
                 "route": "accelerated", "batch": batch, "clip_length": clip_length, "crop_size": crop_size,
                 "learning_rate": learning_rate, "background_weight": background_weight, "precision": precision,
-                "iterations": iteration, "clips_seen": iteration * batch, "seed": seed,
+                "neighbour_weighting": neighbour_weighting, "iterations": iteration, "clips_seen": iteration * batch, "seed": seed,
             },
             "iterations_done": iteration,
             "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"{device.type} ({platform.machine()})",
@@ -98,7 +100,7 @@ def train_for(
         images, labels = draw_clips(on_device, batch, clip_length, rng)
         clips, clip_labels = augment_clips(images, labels, preset.network_scale, (crop_size, crop_size), ranges, rng)
         loss = clips_objective(
-            network, clips, clip_labels.cpu().numpy(), preset.r_n, 32, background_weight, precision, rng
+            network, clips, clip_labels.cpu().numpy(), preset.r_n, 32, background_weight, precision, rng, neighbour_weighting
         )  # fmt: skip
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -129,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--crop-size", type=int, default=256)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--background-weight", type=float, default=1.0)
+    parser.add_argument("--neighbour-weighting", choices=NEIGHBOUR_WEIGHTINGS, default="pixels")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
@@ -143,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         runs, description["dataset"], network, arguments.out, arguments.minutes, arguments.batch,
         arguments.clip_length, arguments.crop_size, arguments.learning_rate, arguments.background_weight,
         resolve_precision(arguments.precision, device), device, arguments.seed,
+        neighbour_weighting=arguments.neighbour_weighting,
     )  # fmt: skip
     print(json.dumps({"pack": description, **card}, indent=1))
 

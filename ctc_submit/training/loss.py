@@ -15,6 +15,7 @@ from scipy import ndimage
 
 IGNORE = -1
 NEIGHBOUR_GRID_STEP = 4
+NEIGHBOUR_WEIGHTINGS = ("pixels", "instances")
 
 
 def neighbour_matrix(labels: np.ndarray, instance_ids: np.ndarray, radius: float) -> np.ndarray:
@@ -50,12 +51,19 @@ def pair_loss(
     max_instances: int,
     rng: np.random.Generator,
     background_weight: float = 0.0,
+    neighbour_weighting: str = "pixels",
 ) -> torch.Tensor:
     """Loss of one stack of frames: embeddings (F, E, H, W), labels (F, H, W) with IGNORE pixels.
 
     ``background_weight`` adds that multiple of the background's pull term: the clustering finds
     the foreground by its angle to one background direction, so a background that is coherent
     over the whole frame matters more than any single cell.
+
+    ``neighbour_weighting`` says how an instance's push is averaged over its neighbours: over
+    their pixels ("pixels"), where the background, a neighbour of every cell and a hundred times
+    its size, outweighs a touching cell so far that two touching nuclei may share one direction; or
+    over the neighbours themselves ("instances"), each its own mean, so a touching cell counts as
+    much as the background.
     """
     instance_ids = np.unique(labels)
     instance_ids = instance_ids[instance_ids != IGNORE]
@@ -75,8 +83,11 @@ def pair_loss(
     intra = 1 - (membership * cosine).sum(1) / counts
     neighbours = torch.from_numpy(neighbour_matrix(labels, instance_ids, radius)).to(embeddings.device).float()
     squared_per_instance = (cosine**2) @ membership.T
-    inter_pixels = (neighbours * counts[None, :]).sum(1)
-    inter = (neighbours * squared_per_instance).sum(1) / inter_pixels.clamp(min=1)
+    if neighbour_weighting == "instances":
+        inter = (neighbours * squared_per_instance / counts[None, :]).sum(1) / neighbours.sum(1).clamp(min=1)
+    else:
+        inter_pixels = (neighbours * counts[None, :]).sum(1)
+        inter = (neighbours * squared_per_instance).sum(1) / inter_pixels.clamp(min=1)
     loss = (intra + inter).mean()
     if background_weight and instance_ids[0] == 0:
         loss = loss + background_weight * intra[0]
@@ -90,13 +101,15 @@ def clip_loss(
     max_instances: int = 32,
     rng: np.random.Generator | None = None,
     background_weight: float = 0.0,
+    neighbour_weighting: str = "pixels",
 ) -> torch.Tensor:
     """Mean pair loss over a clip: embeddings (T, E, H, W), labels (T, H, W); T = 1 uses the frame alone."""
     rng = rng or np.random.default_rng()
+    weights = (background_weight, neighbour_weighting)
     if embeddings.shape[0] == 1:
-        return pair_loss(embeddings, labels, radius, max_instances, rng, background_weight)
+        return pair_loss(embeddings, labels, radius, max_instances, rng, *weights)
     losses = [
-        pair_loss(embeddings[t - 1 : t + 1], labels[t - 1 : t + 1], radius, max_instances, rng, background_weight)
+        pair_loss(embeddings[t - 1 : t + 1], labels[t - 1 : t + 1], radius, max_instances, rng, *weights)
         for t in range(1, embeddings.shape[0])
     ]
     return torch.stack(losses).mean()

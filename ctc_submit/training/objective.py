@@ -36,12 +36,13 @@ def clips_objective(
     background_weight: float,
     precision: str,
     rng: np.random.Generator,
+    neighbour_weighting: str = "pixels",
 ) -> torch.Tensor:
     """Mean over the clips of the loss on both hourglasses (the first one must learn embeddings
     worth feeding the second); labels (B, T, H, W)."""
     first, second = forward_clips(network, images, precision)
     losses = [
-        clip_loss(embeddings[clip], labels[clip], radius, max_instances, rng, background_weight)
+        clip_loss(embeddings[clip], labels[clip], radius, max_instances, rng, background_weight, neighbour_weighting)
         for clip in range(len(labels))
         for embeddings in (first, second)
     ]

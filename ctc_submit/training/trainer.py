@@ -43,6 +43,7 @@ class TrainingConfig:
     weight_decay: float = 1e-5
     max_instances: int = 32
     background_weight: float = 1.0
+    neighbour_weighting: str = "pixels"  # loss.pair_loss: how a cell's push is averaged over its neighbours
     validate_every: int = 250
     checkpoint_every: int = 250
     seed: int = 0
@@ -63,6 +64,7 @@ class History:
             "crop_size": config.crop_size,
             "learning_rate": config.learning_rate,
             "background_weight": config.background_weight,
+            "neighbour_weighting": config.neighbour_weighting,
             "precision": config.precision,
             "learning_rate_drop_at_iteration": int(config.learning_rate_drop_at * config.iterations),
             "until_iteration": config.iterations,
@@ -270,7 +272,7 @@ def training_step(
     images, labels = sample_clip(sequences, config.clip_length, preset.network_scale, crop, ranges, rng)
     batch = torch.from_numpy(images.astype(np.float32))[None, :, None].to(device)
     objective = (preset.r_n, config.max_instances, config.background_weight, config.precision, rng)
-    loss = clips_objective(network, batch, labels[None], *objective)
+    loss = clips_objective(network, batch, labels[None], *objective, config.neighbour_weighting)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

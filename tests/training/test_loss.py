@@ -38,6 +38,16 @@ def test_only_neighbours_are_pushed_apart():
     assert clip_loss(near_shared, labels, radius=15) > 0.02
 
 
+def test_a_touching_cell_weighs_as_much_as_the_background_when_neighbours_count_once():
+    labels = blobs()
+    near_shared = embeddings_from(labels, torch.eye(16)[[0, 1, 1, 2]])
+    by_pixels = clip_loss(near_shared, labels, radius=15)
+    by_instances = clip_loss(near_shared, labels, radius=15, neighbour_weighting="instances")
+    # 1 and 2 each have two neighbours, the background (orthogonal) and the other (shared): 1/2 each, 0 for 0 and 3
+    assert abs(by_instances - 0.25) < 1e-4
+    assert by_instances > 5 * by_pixels
+
+
 def test_neighbours_are_symmetric_and_respect_radius():
     labels = blobs()
     ids = np.array([0, 1, 2, 3])
