@@ -46,7 +46,7 @@ def inference_ms(network: StackedHourglass, device: torch.device, precision: str
 
 def training_seconds_per_iteration(config: TrainingConfig, data: str, repeats: int) -> float:
     preset = get_preset("DIC-C2DH-HeLa")
-    sequence = TrainingSequence.load(data, "01", preset.low_percentile, preset.high_percentile)
+    sequence = TrainingSequence.load(data, "01", preset)
     network = StackedHourglass(config.network).to(memory_format=torch.channels_last).train()
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
     rng = np.random.default_rng(0)

@@ -44,10 +44,20 @@ def robust_range(image: np.ndarray, low_percentile: float, high_percentile: floa
 
 
 def smooth_and_scale(
-    image: np.ndarray, low_percentile: float, high_percentile: float, sigma: float = Preset.normalization_sigma
+    image: np.ndarray,
+    low_percentile: float,
+    high_percentile: float,
+    sigma: float = Preset.normalization_sigma,
+    log_intensity: bool = False,
 ) -> np.ndarray:
-    """Gaussian smoothing (``sigma`` in original pixels), then the robust range mapped to [-1, 1], at the frame's own size."""
+    """Gaussian smoothing (``sigma`` in original pixels), then the robust range mapped to [-1, 1], at the frame's own size.
+
+    With ``log_intensity`` the range is taken of log(1 + intensity above the frame's darkest value):
+    where the brightest nuclei are fifty times as bright as the dimmest, a linear scale leaves the
+    dim ones a hair above the background."""
     smoothed = ndimage.gaussian_filter(np.asarray(image, dtype=np.float32), sigma)
+    if log_intensity:
+        smoothed = np.log1p(smoothed - smoothed.min())
     low, high = robust_range(smoothed, low_percentile, high_percentile)
     scale = 2.0 / max(high - low, 1e-6)
     return (smoothed - low) * scale - 1.0
@@ -68,14 +78,22 @@ def normalize_frame(
     high_percentile: float,
     size: tuple[int, int] = NETWORK_SIZE,
     sigma: float = Preset.normalization_sigma,
+    log_intensity: bool = False,
 ) -> np.ndarray:
     """A raw frame as the network sees it: smoothed, robustly scaled to [-1, 1], resized."""
-    return resize_linear(smooth_and_scale(image, low_percentile, high_percentile, sigma), size)
+    return resize_linear(smooth_and_scale(image, low_percentile, high_percentile, sigma, log_intensity), size)
+
+
+def scaled_at_frame_size(image: np.ndarray, preset: Preset) -> np.ndarray:
+    """:func:`smooth_and_scale` with the preset's normalisation: the frames training crops its clips from."""
+    return smooth_and_scale(
+        image, preset.low_percentile, preset.high_percentile, preset.normalization_sigma, preset.log_intensity
+    )
 
 
 def normalize_frames(images: Iterable[np.ndarray], preset: Preset) -> Iterator[np.ndarray]:
     """Raw frames in, network inputs on the preset's grid (:func:`network_grid`) float32 out, with the
-    preset's smoothing and percentiles."""
+    preset's smoothing, intensity scale and percentiles."""
     for image in images:
         yield normalize_frame(
             image,
@@ -83,4 +101,5 @@ def normalize_frames(images: Iterable[np.ndarray], preset: Preset) -> Iterator[n
             preset.high_percentile,
             network_grid(image.shape, preset.network_scale),
             preset.normalization_sigma,
+            preset.log_intensity,
         )

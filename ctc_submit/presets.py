@@ -72,6 +72,7 @@ class Preset:
     network_scale: float = 0.0  # network-grid pixels per original pixel; 0: the whole frame resized to 256x256
     # The same for every dataset: normalisation, clustering, merge, lineage and upsampling thresholds.
     normalization_sigma: float = 2.0  # Gaussian smoothing before scaling, in original pixels
+    log_intensity: bool = False  # scale log(1 + intensity), for nuclei whose brightness spans two orders of magnitude
     # A pixel or cluster this close (cosine) to the background embedding is background; a background spread out
     # below it is told from the cells by the split of its cosines instead (clustering.background_threshold).
     background_cosine: float = 0.95
@@ -113,7 +114,7 @@ def get_preset(name: str) -> Preset:
     return PRESETS[dataset.name]
 
 
-# Type and smallest (and largest) sensible value of every field a model card may tune.
+# Type and smallest (and largest) sensible value of every field a model card may tune (a bool: either).
 OVERRIDE_LIMITS: dict[str, tuple[type, float, float]] = {
     "m_pts": (int, 2, math.inf),
     "c": (float, 0.0, math.inf),
@@ -131,6 +132,7 @@ OVERRIDE_LIMITS: dict[str, tuple[type, float, float]] = {
     "early_split_share": (float, 0.0, math.inf),
     "network_scale": (float, 0.0, 4.0),
     "normalization_sigma": (float, 0.0, math.inf),
+    "log_intensity": (bool, 0, 1),
     "background_cosine": (float, -1.0, 1.0),
     "merge_min_iou": (float, 0.0, 1.0),
     "parent_min_iou": (float, 0.0, 1.0),
@@ -173,6 +175,10 @@ def check_overrides(overrides: object) -> None:
         raise KeyError(f"unknown preset field(s) in the model card: {', '.join(map(str, unknown))}")
     for name, value in overrides.items():
         kind, low, high = OVERRIDE_LIMITS[name]
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise ValueError(f"preset_overrides: {name} must be true or false, got {value!r}")
+            continue
         allowed = (int,) if kind is int else (int, float)
         if isinstance(value, bool) or not isinstance(value, allowed) or not math.isfinite(value):
             raise ValueError(f"preset_overrides: {name} must be a finite {kind.__name__}, got {value!r}")

@@ -57,6 +57,7 @@ BAD_MODELS: dict[str, tuple[Callable[[Path], None], str]] = {
     "card sigma negative": (edited(lambda saved: saved["card"].update(normalization={"sigma": -1.0})), "sigma must be a number in [0.0, inf), got -1.0"),
     "card percentile 0": (edited(lambda saved: saved["card"].update(normalization={"low_percentile": 0})), "low_percentile must be a number in (0, 100]"),
     "card network scale 5": (edited(lambda saved: saved["card"].update(normalization={"network_scale": 5})), "network_scale must be a number in [0.0, 4.0], got 5"),
+    "card log intensity text": (edited(lambda saved: saved["card"].update(normalization={"log_intensity": "yes"})), "log_intensity must be true or false, got 'yes'"),
     "card dataset a number": (edited(lambda saved: saved["card"].update(dataset=3)), "dataset must be a name"),
     "NaN weight": (edited(lambda saved: first_weight(saved).fill_(math.nan)), "not finite numbers"),
     "infinite weight": (edited(lambda saved: first_weight(saved).fill_(math.inf)), "not finite numbers"),

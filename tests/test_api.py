@@ -86,6 +86,13 @@ def test_the_scale_a_model_was_trained_at_wins_over_the_table(tmp_path):
     )
 
 
+def test_a_model_trained_on_log_intensities_is_run_on_them_and_one_trained_before_the_option_is_not(tmp_path):
+    path = save_tiny_model(tmp_path / "log.pt", DATASET, normalization={"log_intensity": True, "size": [256, 256]})
+    assert ctc_submit.load(path, device="cpu").preset.log_intensity
+    old = save_tiny_model(tmp_path / "old.pt", DATASET, normalization={"sigma": 2.0, "size": [256, 256]})
+    assert not ctc_submit.load(old, device="cpu").preset.log_intensity
+
+
 def test_a_card_without_a_dataset_needs_one(tmp_path):
     path = save_tiny_model(tmp_path / "anonymous.pt", DATASET)
     assert ctc_submit.load(path, dataset="Fluo-N2DH-SIM+", device="cpu").preset.name == "Fluo-N2DH-SIM+"

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from ctc_submit.io import read_frame
-from ctc_submit.normalize import NETWORK_SIZE, grid_ratio, network_grid, normalize_frames
+from ctc_submit.normalize import NETWORK_SIZE, grid_ratio, network_grid, normalize_frames, smooth_and_scale
 from ctc_submit.presets import get_preset
 
 
@@ -25,3 +25,15 @@ def test_frames_are_normalised_onto_the_presets_grid(ctc_data):
     (whole,) = normalize_frames([frame], replace(preset, network_scale=0.0))
     assert tiled.shape == (518, 471) and whole.shape == (256, 256)
     assert tiled.dtype == np.float32 and -1.5 < tiled.mean() < 0 and tiled.max() > 0.5
+
+
+def test_a_log_scale_lifts_dim_nuclei_off_the_background_that_a_linear_one_leaves_them_on():
+    """Background 0, a dim nucleus at 3 and bright ones at 200, as in Fluo-N2DH-GOWT1."""
+    frame = np.zeros((100, 100), dtype=np.uint8)
+    frame[10:30, 10:30] = 3
+    frame[50:80, 50:80] = 200
+    frame[10:40, 60:90] = 200
+    for log_intensity, least_contrast, most_contrast in ((False, 0.0, 0.1), (True, 0.3, 2.0)):
+        scaled = smooth_and_scale(frame, 20.0, 10.0, 2.0, log_intensity)
+        background, dim, bright = scaled[95, 5], scaled[20, 20], scaled[65, 65]
+        assert least_contrast < dim - background < most_contrast and bright > dim

@@ -275,12 +275,7 @@ def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, ite
     if threads:
         torch.set_num_threads(threads)
     click.echo(f"loading {', '.join(names)} from {data_dir}", err=True)
-    loaded = [
-        TrainingSequence.load(
-            data_dir, name, preset.low_percentile, preset.high_percentile, max_frames, preset.normalization_sigma
-        )
-        for name in names
-    ]
+    loaded = [TrainingSequence.load(data_dir, name, preset, max_frames) for name in names]
     validation = None
     training = loaded
     if block is not None:
@@ -313,7 +308,7 @@ def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, ite
         if block else "none",
         "normalization": {"sigma": preset.normalization_sigma, "low_percentile": preset.low_percentile,
                           "high_percentile": preset.high_percentile, "size": list(NETWORK_SIZE),
-                          "network_scale": preset.network_scale},
+                          "network_scale": preset.network_scale, "log_intensity": preset.log_intensity},
         "loss": {"neighbour_radius": preset.r_n, "max_instances": config.max_instances},
     }  # fmt: skip
     budget = TimeBudget(time_budget * 60) if time_budget else None

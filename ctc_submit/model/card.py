@@ -47,7 +47,7 @@ def _window(value: object) -> RecurrentWindow | None:
     return RecurrentWindow(value["hop"], value["warmup"])
 
 
-def _normalization(value: object) -> dict[str, float]:
+def _normalization(value: object) -> dict[str, float | bool]:
     """A card's normalisation block as preset fields (its ``sigma`` is ``normalization_sigma``, its
     ``network_scale`` the scale the model was trained at); a size this version does not apply is refused."""
     if value is None:
@@ -72,6 +72,10 @@ def _normalization(value: object) -> dict[str, float]:
         if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not low <= scale <= high:
             raise ValueError(f"normalization: network_scale must be a number in [{low}, {high}], got {scale!r}")
         fields["network_scale"] = float(scale)
+    log_intensity = value.get("log_intensity", False)  # cards written before the option scaled linearly
+    if not isinstance(log_intensity, bool):
+        raise ValueError(f"normalization: log_intensity must be true or false, got {log_intensity!r}")
+    fields["log_intensity"] = log_intensity
     return fields
 
 
@@ -81,7 +85,7 @@ class ModelCard:
 
     dataset: str | None = None
     recurrent_window: RecurrentWindow | None = None
-    normalization: Mapping[str, Any] = field(default_factory=dict)  # preset fields (floats), passed to replace()
+    normalization: Mapping[str, Any] = field(default_factory=dict)  # preset fields, passed to replace()
     preset_overrides: dict[str, Any] = field(default_factory=dict)  # check_overrides() wants a dict
     content: Mapping[str, Any] = field(default_factory=dict)
 

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from ctc_submit.io import CTCInputError, list_frames, read_frame, read_labels
-from ctc_submit.normalize import network_grid, smooth_and_scale
+from ctc_submit.normalize import network_grid, scaled_at_frame_size
 from ctc_submit.presets import Preset
 from ctc_submit.training.augment import OutputGrid, augment_clip
 from ctc_submit.training.loss import IGNORE
@@ -127,20 +127,16 @@ class TrainingSequence:
         cls,
         dataset_dir: Path,
         sequence: str,
-        low_percentile: float,
-        high_percentile: float,
+        preset: Preset,
         limit: int | None = None,
-        sigma: float = Preset.normalization_sigma,
     ) -> "TrainingSequence":
-        """Load the sequence (its first ``limit`` frames when given), normalised with ``sigma`` and the percentiles."""
+        """Load the sequence (its first ``limit`` frames when given), normalised as ``preset`` says."""
         dataset_dir = Path(dataset_dir)
         frames = list_frames(dataset_dir / sequence)[:limit]
         digits = len(frames[0].stem) - 1
         if not (dataset_dir / f"{sequence}_GT" / "TRA").is_dir():
             raise CTCInputError(f"{dataset_dir / (sequence + '_GT') / 'TRA'}: tracking ground truth not found")
-        images = np.stack(
-            [smooth_and_scale(read_frame(path), low_percentile, high_percentile, sigma) for path in frames]
-        )
+        images = np.stack([scaled_at_frame_size(read_frame(path), preset) for path in frames])
         return cls(images, load_training_labels(dataset_dir, sequence, len(frames), digits))
 
     def __len__(self) -> int:

@@ -31,9 +31,7 @@ def pack_training(
 
     runs: list[tuple[str, range, TrainingSequence]] = []
     for index, name in enumerate(sequences):
-        sequence = TrainingSequence.load(
-            dataset_dir, name, preset.low_percentile, preset.high_percentile, sigma=preset.normalization_sigma
-        )
+        sequence = TrainingSequence.load(dataset_dir, name, preset)
         ranges = block.training_ranges(len(sequence)) if block and index == 0 else [range(len(sequence))]
         runs.extend((name, frames, sequence.part(frames)) for frames in ranges)
     description = {

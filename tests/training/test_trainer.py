@@ -32,9 +32,7 @@ TINY = NetworkConfig(filters=4, levels=3)
 
 @pytest.fixture(scope="module")
 def frames(ctc_data):
-    return TrainingSequence.load(
-        ctc_data / "DIC-C2DH-HeLa", "01", PRESET.low_percentile, PRESET.high_percentile, limit=5
-    )
+    return TrainingSequence.load(ctc_data / "DIC-C2DH-HeLa", "01", PRESET, limit=5)
 
 
 def test_segments_take_the_id_of_their_marker():
@@ -96,9 +94,7 @@ def test_clips_are_drawn_in_proportion_to_the_clips_a_run_holds():
 def test_training_clips_are_crops_of_the_frames_at_the_presets_scale(ctc_data):
     """SIM+ is tracked at 0.75 (its 690x628 frames on a 518x471 grid): training must show cells at that size."""
     preset = get_preset("Fluo-N2DH-SIM+")
-    sequence = TrainingSequence.load(
-        ctc_data / "Fluo-N2DH-SIM+", "01", preset.low_percentile, preset.high_percentile, limit=2
-    )
+    sequence = TrainingSequence.load(ctc_data / "Fluo-N2DH-SIM+", "01", preset, limit=2)
     rng = np.random.default_rng(0)
     images, labels = sample_clip([sequence], 2, preset.network_scale, (518, 471), NO_AUGMENTATION, rng)
     expected = resize_linear(sequence.images[1], (518, 471))
