@@ -176,3 +176,24 @@ def test_the_shipped_model_tracks_the_first_frames_of_sim_01_on_tiles(ctc_data, 
     assert report["counts"]["frames"] == SIM_FRAMES
     scores = report["scores"]
     assert scores["SEG"] > 0.75 and scores["DET"] > 0.9 and scores["TRA"] > 0.9, scores
+
+
+GOWT1_FRAMES = 9
+
+
+@pytest.mark.slow
+def test_the_shipped_model_tracks_the_first_frames_of_gowt1_01(ctc_data, tmp_path):
+    """GOWT1 with its shipped model: frames 0-8, scored on their gold segmentations (frames 2 and 5-8,
+    one or two nuclei each, mostly a dim touching pair). Measured: SEG 0.617, TRA 0.976, DET 0.977. The
+    model trained with the push averaged over pixels merges that pair (SEG 0.422, TRA 0.943); the one
+    averaged over neighbours but on linear intensities loses dim nuclei (SEG 0.676, TRA 0.853)."""
+    dataset = tmp_path / "Fluo-N2DH-GOWT1"
+    copy_first_frames(ctc_data / "Fluo-N2DH-GOWT1", dataset, "01", GOWT1_FRAMES)
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    completed = run_script(software_folder(tmp_path), "Fluo-N2DH-GOWT1-01.sh", "--device", "cpu", "--score", path=path)
+    assert completed.returncode == 0, completed.stderr + completed.stdout
+    assert validate_result(dataset / "01_RES", dataset / "01_GT").ok
+    report = json.loads((dataset / "01_RES.run_report.json").read_text())
+    assert report["counts"]["frames"] == GOWT1_FRAMES
+    scores = report["scores"]
+    assert scores["SEG"] > 0.5 and scores["DET"] > 0.9 and scores["TRA"] > 0.9, scores
