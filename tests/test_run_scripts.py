@@ -158,7 +158,17 @@ def test_the_shipped_model_tracks_the_first_frames_of_dic_hela_01(ctc_data, tmp_
     assert scores["SEG"] > 0.75 and scores["DET"] > 0.9 and scores["TRA"] > 0.9, scores
 
 
-SIM_FRAMES = 6
+def scores_of_shipped_script(ctc_data: Path, tmp_path: Path, dataset_name: str, frames: int) -> dict:
+    """Run DATASET-01.sh with the shipped model on the first ``frames`` frames of 01: its valid result's scores."""
+    dataset = tmp_path / dataset_name
+    copy_first_frames(ctc_data / dataset_name, dataset, "01", frames)
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    completed = run_script(software_folder(tmp_path), f"{dataset_name}-01.sh", "--device", "cpu", "--score", path=path)
+    assert completed.returncode == 0, completed.stderr + completed.stdout
+    assert validate_result(dataset / "01_RES", dataset / "01_GT").ok
+    report = json.loads((dataset / "01_RES.run_report.json").read_text())
+    assert report["counts"]["frames"] == frames
+    return report["scores"]
 
 
 @pytest.mark.slow
@@ -166,19 +176,8 @@ def test_the_shipped_model_tracks_the_first_frames_of_sim_01_on_tiles(ctc_data, 
     """SIM+ on 256x256 tiles of its frames resized by 0.75: frames 0-5 with the shipped model, scored on
     the gold segmentation of every frame. Over all 65 frames of 01 the shipped model scores SEG 0.84,
     TRA 0.96, DET 0.97; a DIC-HeLa model in its place finds no nuclei (0 objects)."""
-    dataset = tmp_path / "Fluo-N2DH-SIM+"
-    copy_first_frames(ctc_data / "Fluo-N2DH-SIM+", dataset, "01", SIM_FRAMES)
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    completed = run_script(software_folder(tmp_path), "Fluo-N2DH-SIM+-01.sh", "--device", "cpu", "--score", path=path)
-    assert completed.returncode == 0, completed.stderr + completed.stdout
-    assert validate_result(dataset / "01_RES", dataset / "01_GT").ok
-    report = json.loads((dataset / "01_RES.run_report.json").read_text())
-    assert report["counts"]["frames"] == SIM_FRAMES
-    scores = report["scores"]
+    scores = scores_of_shipped_script(ctc_data, tmp_path, "Fluo-N2DH-SIM+", 6)
     assert scores["SEG"] > 0.75 and scores["DET"] > 0.9 and scores["TRA"] > 0.9, scores
-
-
-GOWT1_FRAMES = 9
 
 
 @pytest.mark.slow
@@ -187,13 +186,5 @@ def test_the_shipped_model_tracks_the_first_frames_of_gowt1_01(ctc_data, tmp_pat
     one or two nuclei each, mostly a dim touching pair). Measured: SEG 0.617, TRA 0.976, DET 0.977. The
     model trained with the push averaged over pixels merges that pair (SEG 0.422, TRA 0.943); the one
     averaged over neighbours but on linear intensities loses dim nuclei (SEG 0.676, TRA 0.853)."""
-    dataset = tmp_path / "Fluo-N2DH-GOWT1"
-    copy_first_frames(ctc_data / "Fluo-N2DH-GOWT1", dataset, "01", GOWT1_FRAMES)
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    completed = run_script(software_folder(tmp_path), "Fluo-N2DH-GOWT1-01.sh", "--device", "cpu", "--score", path=path)
-    assert completed.returncode == 0, completed.stderr + completed.stdout
-    assert validate_result(dataset / "01_RES", dataset / "01_GT").ok
-    report = json.loads((dataset / "01_RES.run_report.json").read_text())
-    assert report["counts"]["frames"] == GOWT1_FRAMES
-    scores = report["scores"]
+    scores = scores_of_shipped_script(ctc_data, tmp_path, "Fluo-N2DH-GOWT1", 9)
     assert scores["SEG"] > 0.5 and scores["DET"] > 0.9 and scores["TRA"] > 0.9, scores
