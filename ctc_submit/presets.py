@@ -38,7 +38,7 @@ early_split_share 0.2 of it (above 0.5: never).
 Fluo-N2DH-GOWT1's nuclei run from 3 to 200 over a background of 0 and its robust range ends at 13:
 linearly scaled, the dimmest sit 0.3 above the background while the brightest reach 16, and a model
 missed 6 of the 28 dimmest on its held-out block. Its preset scales log(1 + intensity) (log_intensity),
-which found all but one of them (held-out SEG 0.707 to 0.742).
+which found all but one of them (held-out SEG: 0.707 for the best linear checkpoint, 0.742 for the log one).
 
 A mask that grows over a neighbour and comes apart again looks like a division, but the part that
 comes out is the neighbour whose track ended when she went under: in the shipped model's SIM+ 01
