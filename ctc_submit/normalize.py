@@ -72,18 +72,6 @@ def resize_linear(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return ndimage.map_coordinates(image, grid, order=1, mode="nearest").astype(np.float32)
 
 
-def normalize_frame(
-    image: np.ndarray,
-    low_percentile: float,
-    high_percentile: float,
-    size: tuple[int, int] = NETWORK_SIZE,
-    sigma: float = Preset.normalization_sigma,
-    log_intensity: bool = False,
-) -> np.ndarray:
-    """A raw frame as the network sees it: smoothed, robustly scaled to [-1, 1], resized."""
-    return resize_linear(smooth_and_scale(image, low_percentile, high_percentile, sigma, log_intensity), size)
-
-
 def scaled_at_frame_size(image: np.ndarray, preset: Preset) -> np.ndarray:
     """:func:`smooth_and_scale` with the preset's normalisation: the frames training crops its clips from."""
     return smooth_and_scale(
@@ -91,15 +79,13 @@ def scaled_at_frame_size(image: np.ndarray, preset: Preset) -> np.ndarray:
     )
 
 
+def normalize_frame(image: np.ndarray, preset: Preset, size: tuple[int, int] = NETWORK_SIZE) -> np.ndarray:
+    """A raw frame as the network sees it: normalised as ``preset`` says, resized to ``size``."""
+    return resize_linear(scaled_at_frame_size(image, preset), size)
+
+
 def normalize_frames(images: Iterable[np.ndarray], preset: Preset) -> Iterator[np.ndarray]:
     """Raw frames in, network inputs on the preset's grid (:func:`network_grid`) float32 out, with the
     preset's smoothing, intensity scale and percentiles."""
     for image in images:
-        yield normalize_frame(
-            image,
-            preset.low_percentile,
-            preset.high_percentile,
-            network_grid(image.shape, preset.network_scale),
-            preset.normalization_sigma,
-            preset.log_intensity,
-        )
+        yield normalize_frame(image, preset, network_grid(image.shape, preset.network_scale))

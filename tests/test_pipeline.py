@@ -254,9 +254,7 @@ def test_a_whole_frame_preset_gives_the_result_of_the_network_run_on_whole_256_f
     state, embeddings = None, []
     with torch.inference_mode():
         for frame in raw:
-            image = normalize_frame(
-                frame, preset.low_percentile, preset.high_percentile, NETWORK_SIZE, preset.normalization_sigma
-            )
+            image = normalize_frame(frame, preset, NETWORK_SIZE)
             tensor = torch.from_numpy(image)[None, None].contiguous(memory_format=torch.channels_last)
             _, embedding, state = model.network(tensor, state)
             embeddings.append(torch.nn.functional.normalize(embedding.float(), dim=1)[0].numpy())

@@ -181,22 +181,8 @@ def test_train_command_validates_by_the_pipeline_score_keeps_the_best_and_resume
     assert first.exit_code == 0, first.output
     again = CliRunner().invoke(main, command(data, out, "--iterations", "2"))
     assert again.exit_code == 2 and "already exists" in again.output
-    resumed = CliRunner().invoke(
-        main,
-        command(
-            data,
-            out,
-            "--iterations",
-            "4",
-            "--crop-size",
-            "64",
-            "--neighbour-weighting",
-            "instances",
-            "--recurrent-window",
-            "8,2",
-            "--resume",
-        ),  # fmt: skip
-    )
+    changed = ["--iterations", "4", "--crop-size", "64", "--neighbour-weighting", "instances"]
+    resumed = CliRunner().invoke(main, command(data, out, *changed, "--recurrent-window", "8,2", "--resume"))
     assert resumed.exit_code == 0, resumed.output
     with open(out.with_name("tiny_loss.csv")) as handle:
         rows = list(csv.DictReader(handle))
@@ -204,12 +190,8 @@ def test_train_command_validates_by_the_pipeline_score_keeps_the_best_and_resume
     assert all(0 <= float(rows[index][name]) <= 1 for index in (1, 3) for name in ("SEG", "SEG_ST", "TRA", "DET"))
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["recurrent_window"] == {"hop": 8, "warmup": 2}
-    assert [
-        (phase["from_iteration"], phase["crop_size"], phase["neighbour_weighting"]) for phase in card["phases"]
-    ] == [
-        (0, 32, "pixels"),
-        (2, 64, "instances"),
-    ]
+    phases = [(phase["from_iteration"], phase["crop_size"], phase["neighbour_weighting"]) for phase in card["phases"]]
+    assert phases == [(0, 32, "pixels"), (2, 64, "instances")]
     assert card["training"]["neighbour_weighting"] == "instances"
     assert [score["iteration"] for score in card["validation_scores"]] == [2, 4]
     best = max(card["validation_scores"], key=lambda score: score["score"])
