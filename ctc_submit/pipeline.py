@@ -348,6 +348,11 @@ def border_band(preset: Preset, shape: tuple[int, int], grid: tuple[int, ...]) -
     return rows, cols
 
 
+def area_on_grid(area: float, shape: tuple[int, int], grid: tuple[int, ...]) -> float:
+    """An area of original pixels of a ``shape`` frame in pixels of the network ``grid``."""
+    return area * (grid[0] / shape[0]) * (grid[1] / shape[1])
+
+
 def track_pairs(
     pairs: Iterable[np.ndarray],
     shape: tuple[int, int],
@@ -382,7 +387,10 @@ def track_pairs(
     with clock.stage("lineage"):
         grid = merged[0].shape
         rules = rules_of(on_grid(preset, grid_ratio(grid)))
-        stack, tracks = build_lineage(np.stack(merged), rules, border_band(preset, shape, grid), np.stack(lookahead))
+        stack, tracks = build_lineage(
+            np.stack(merged), rules, border_band(preset, shape, grid), np.stack(lookahead),
+            area_on_grid(preset.min_cell_area, shape, grid),
+        )  # fmt: skip
     del merged, lookahead
     with SubmissionWriter(Path(output_dir), digits, overwrite, protected) as writer:
         tracks, objects = write_tracked(stack, tracks, shape, preset.upsample_smoothing, writer, clock, report)

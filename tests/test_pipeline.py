@@ -19,6 +19,7 @@ from ctc_submit.pipeline import (
     ClusteringUsage,
     CorePlan,
     StageClock,
+    area_on_grid,
     border_band,
     cluster_pairs,
     clustering_on_grid,
@@ -61,6 +62,11 @@ def test_clustering_values_are_converted_to_the_network_grid():
     assert (m_pts, max_step) == (372, 7) and c == pytest.approx(
         0.001 / 1.9295, rel=1e-4
     )  # the grid 1.9295 times as fine
+
+
+def test_the_smallest_cell_area_is_scaled_to_the_network_grid():
+    assert area_on_grid(1000, (1024, 1024), (256, 256)) == 62.5
+    assert area_on_grid(1000, (512, 1024), (384, 384)) == 281.25
 
 
 def test_the_border_band_is_scaled_to_the_network_grid():

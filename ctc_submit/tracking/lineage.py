@@ -178,6 +178,25 @@ def remove_border_objects(stack: np.ndarray, band: tuple[float, float]) -> None:
             frame[frame == label] = 0
 
 
+def remove_small_cells(stack: np.ndarray, min_area: float) -> None:
+    """Zero, in place, each label whose largest mask in any frame is below ``min_area`` pixels.
+
+    The largest mask, not each one: a cell entering or leaving the field of view is small only in
+    some of its frames, while an over-split fragment or a speck of debris is small in all of them.
+    """
+    if min_area <= 0:
+        return
+    largest = np.zeros(int(stack.max(initial=0)) + 1, dtype=np.int64)
+    for frame in stack:
+        counts = np.bincount(frame.ravel(), minlength=len(largest))
+        np.maximum(largest, counts, out=largest)
+    small = np.flatnonzero(largest < min_area)
+    small = small[small > 0]
+    if small.size:
+        for frame in stack:
+            frame[np.isin(frame, small)] = 0
+
+
 @dataclass(frozen=True)
 class LineageRules:
     """What makes a division, a continuation, a flicker and a closed gap (the preset's thresholds; see :func:`rules_of`).
@@ -616,18 +635,21 @@ def build_lineage(
     rules: LineageRules = LineageRules(),
     border_band: tuple[float, float] = (0.0, 0.0),
     lookahead: np.ndarray | None = None,
+    min_cell_area: float = 0.0,
 ) -> tuple[np.ndarray, list[Track]]:
     """Merged labels (T, H, W) in, CTC-consistent labels and tracks out (frames counted from 0).
 
     Flickers merge into the object they over-split, parents follow :func:`link_tracks`, the
     flickers left unlinked beside an earlier object go, and :func:`fill_gaps` closes the gaps of
-    cells that last; no track ends up with more than two children. With the merge's ``lookahead``
+    cells that last; no track ends up with more than two children. Objects never larger than
+    ``min_cell_area`` pixels go first (:func:`remove_small_cells`). With the merge's ``lookahead``
     labels, :func:`advance_divisions` dates each division by the pair that first sees it.
     """
     merged = stack
     stack = np.array(stack, dtype=np.int32)
     if any(band > 0 for band in border_band):
         remove_border_objects(stack, border_band)
+    remove_small_cells(stack, min_cell_area)
     graph = split_runs(stack)
     merge_flickers(stack, graph, rules)
     link_tracks(stack, graph, rules)

@@ -158,6 +158,15 @@ def test_objects_entirely_within_the_border_band_are_removed():
     assert len(tracks) == 1 and stack[0, 0, 5] == tracks[0].label
 
 
+def test_an_object_never_as_large_as_a_cell_is_removed_but_a_cell_small_only_at_the_edge_is_kept():
+    cell, speck, entering, grown = (1, 6, 6, 4, 4), (2, 0, 8, 2, 2), (3, 0, 0, 4, 1), (3, 0, 0, 4, 3)
+    stack, tracks = build_lineage(stack_of([cell, speck, entering], [cell, speck, grown]), min_cell_area=12)
+    assert not stack[:, 0:2, 8:10].any()
+    assert len(tracks) == 2 and label_at(stack, 0, 0, 0) and label_at(stack, 0, 6, 6)
+    _, tracks = build_lineage(stack_of([cell, speck, entering], [cell, speck, grown]))
+    assert len(tracks) == 3
+
+
 def test_a_blip_beside_a_cell_is_dropped_but_one_alone_or_at_the_start_is_kept():
     cell, blip, far = (1, 6, 6, 4, 4), (2, 6, 2, 2, 2), (3, 0, 0, 2, 2)
     stack, tracks = build_lineage(stack_of([cell], [cell, blip], [cell], [cell]), LineageRules(neighbour_distance=3))
@@ -368,8 +377,16 @@ def write_and_validate(stack: np.ndarray, tracks: list[Track]) -> list[str]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(frames=FRAMES, window=st.integers(1, 3), border=st.sampled_from([0.0, 1.5]), flicker=st.integers(0, 2))
-def test_random_stacks_come_out_valid_with_at_most_two_children_right_after_the_mother(frames, window, border, flicker):
+@given(
+    frames=FRAMES,
+    window=st.integers(1, 3),
+    border=st.sampled_from([0.0, 1.5]),
+    flicker=st.integers(0, 2),
+    min_area=st.sampled_from([0.0, 5.0]),
+)
+def test_random_stacks_come_out_valid_with_at_most_two_children_right_after_the_mother(
+    frames, window, border, flicker, min_area
+):
     """Appearing, vanishing, splitting, merging and gapped objects: lineage output always passes the CTC
     rules, no track has more than two children, daughters begin within the window after their mother
     (a cell back from under a neighbour's mask within the hidden window), and a pixel is added only
@@ -378,7 +395,7 @@ def test_random_stacks_come_out_valid_with_at_most_two_children_right_after_the_
     rules = LineageRules(
         parent_window=window, flicker_length=flicker, daughter_area=(0.0, 99.0), min_daughter_overlap=0.0
     )
-    result, tracks = build_lineage(stack, rules, (border, border))
+    result, tracks = build_lineage(stack, rules, (border, border), min_cell_area=min_area)
     assert write_and_validate(result, tracks) == []
     reach = max(window, rules.hidden_window)
     for frame, row, col in zip(*np.nonzero((result > 0) & (stack == 0))):  # only a filled gap adds pixels
