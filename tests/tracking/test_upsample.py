@@ -11,7 +11,8 @@ from synthetic import resize_nearest
 
 from ctc_submit.io import read_labels
 from ctc_submit.overlap import overlap
-from ctc_submit.tracking.upsample import largest_pieces, upsample_labels
+from ctc_submit.tracking import upsample
+from ctc_submit.tracking.upsample import largest_pieces, upsample_labels, without_slivers
 
 
 def whole_frame_reference(labels: np.ndarray, shape: tuple[int, int], sigma: float) -> np.ndarray:
@@ -39,8 +40,18 @@ def test_per_label_boxes_give_the_whole_frame_result(labels, factors, sigma):
     shape = tuple(max(1, round(size * factor)) for size, factor in zip(labels.shape, factors))
     result = upsample_labels(labels, shape, sigma)
     assert result.shape == shape and result.dtype == labels.dtype
-    assert set(np.unique(result)) <= set(np.unique(labels))
-    np.testing.assert_array_equal(result, whole_frame_reference(labels, shape, sigma))
+    assert set(np.unique(result)) <= set(np.unique(labels)) | {0}  # no new labels; a sliver becomes background
+    np.testing.assert_array_equal(result, without_slivers(whole_frame_reference(labels, shape, sigma), labels))
+
+
+def test_an_object_that_keeps_less_than_its_share_of_area_is_dropped_as_a_sliver(monkeypatch):
+    labels = np.zeros((16, 16), dtype=np.int32)
+    labels[2:8, 2:8] = 1  # a blob keeps most of its area under strong smoothing
+    labels[11:14, 2:14] = 2  # a band three pixels thick keeps about a quarter of it
+    kept = upsample_labels(labels, (64, 64), sigma=2.0)
+    assert set(np.unique(kept)) == {0, 1}
+    monkeypatch.setattr(upsample, "MIN_KEPT_SHARE", 0.0)
+    assert 0 < np.count_nonzero(upsample_labels(labels, (64, 64), sigma=2.0) == 2) < 0.5 * 36 * 16
 
 
 def test_without_smoothing_an_exact_doubling_is_nearest_neighbour():
