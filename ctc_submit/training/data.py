@@ -2,16 +2,15 @@
 
 Instance IDs must stay the same through a clip, because the loss ties each cell's embedding
 across consecutive frames. Segmentations (gold SEG where it exists, else silver truth ST) give
-dense masks but per-frame IDs; the tracking markers (TRA) give the IDs. Frames without a dense
-mask are labelled from their markers alone, with the background unknown (ignored), so only
-fully labelled frames teach what background is. A gold segmentation may cover only some cells
-(GOWT1's covers 1-3 of its 23 nuclei in most frames, MSC's 2 of 8-11 in some): where a marked
-cell has no segment, the frame is partial: that cell keeps its marker, and its surroundings, as
-far as any segmented cell of the sequence reaches from its marker, are unknown rather than
-background, so that no cell is taught as background (a complete silver truth of the frame is
-taken instead where it misses fewer: DIC-HeLa's frame 67, 1 cell against 15). Frames with markers alone are labelled
-the same way: GOWT1's nuclei reach at most 64 pixels from their markers, so the 1024x1024 frames
-between them teach background; MSC's cells reach up to 803, so its frames teach little that way.
+dense masks but per-frame IDs; the tracking markers (TRA) give the IDs. A gold segmentation may
+cover only some cells (GOWT1's covers 1-3 of its 23 nuclei in most frames, MSC's 2 of 8-11 in
+some): where a marked cell has no segment, the frame is partial: that cell keeps its marker, and
+its surroundings, as far as that cell reaches from its marker in the nearest frames where it is
+segmented (:class:`CellReach`), are unknown rather than background, so that no cell is taught as
+background (a complete silver truth of the frame is taken instead where it misses fewer: DIC-HeLa's
+frame 67, 1 cell against 15). Frames with markers alone are labelled the same way, and teach
+background beyond every cell's reach: GOWT1's nuclei reach 10-64 pixels from their markers, most of
+MSC's cells 17-272 (one 643).
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, cast
+from typing import Iterable, Mapping, cast
 
 import numpy as np
 from scipy import ndimage
@@ -58,10 +57,12 @@ def unsegmented_cells(segmentation: np.ndarray, markers: np.ndarray) -> np.ndarr
     return (markers > 0) & ~np.isin(markers, markers[segmentation > 0])
 
 
-def labels_of_frame(segmentation: np.ndarray | None, markers: np.ndarray, reach: float = math.inf) -> np.ndarray:
+def labels_of_frame(
+    segmentation: np.ndarray | None, markers: np.ndarray, reach: Mapping[int, float] | float = math.inf
+) -> np.ndarray:
     """One frame's labels: its segments under their markers' IDs and its background, except within
-    ``reach`` pixels (see :func:`cell_reach`) of a marked cell it has no segment for, which keeps its
-    marker in unknown surroundings; without a segmentation, the markers alone."""
+    ``reach`` pixels (one for all, or per cell ID: see :class:`CellReach`) of a marked cell it has no
+    segment for, which keeps its marker in unknown surroundings; without a segmentation, the markers alone."""
     if segmentation is None:
         labels = markers_only(markers)
         unknown_from = markers > 0
@@ -71,24 +72,71 @@ def labels_of_frame(segmentation: np.ndarray | None, markers: np.ndarray, reach:
         if not unknown_from.any():
             return labels
         labels[unknown_from] = markers[unknown_from]
-    near = (
-        ndimage.distance_transform_edt(~unknown_from) <= reach if math.isfinite(reach) else np.ones_like(unknown_from)
-    )
+    near = np.zeros(markers.shape, dtype=bool)
+    for cell, box in enumerate(ndimage.find_objects(np.where(unknown_from, markers, 0)), start=1):
+        if box is None:
+            continue
+        distance = reach.get(cell, math.inf) if isinstance(reach, Mapping) else reach
+        if not math.isfinite(distance):
+            near[:] = True
+            break
+        margin = int(math.ceil(distance)) + 1
+        window = tuple(
+            slice(max(0, axis.start - margin), min(size, axis.stop + margin)) for axis, size in zip(box, markers.shape)
+        )
+        near[window] |= ndimage.distance_transform_edt(markers[window] != cell) <= distance
     labels[(labels == 0) & near] = IGNORE
     labels[(labels == IGNORE) & ~near] = 0
     return labels
 
 
-def cell_reach(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> float:
-    """How far, at most, a segmented cell extends from its marker over (segmentation, markers) frames:
-    the farthest pixel of a segment from the marker inside it (infinite without any)."""
-    reach = -math.inf
-    for segmentation, markers in pairs:
-        for label in np.unique(markers[(markers > 0) & (segmentation > 0)]):
-            marker = markers == label
-            segment = segmentation == np.bincount(segmentation[marker & (segmentation > 0)]).argmax()
-            reach = max(reach, float(ndimage.distance_transform_edt(~marker)[segment].max()))
-    return reach if reach >= 0 else math.inf
+def _reach_of(segmentation: np.ndarray, marker: np.ndarray) -> float:
+    """The farthest pixel, from ``marker``, of the segment that covers most of it."""
+    segment = segmentation == np.bincount(segmentation[marker & (segmentation > 0)]).argmax()
+    return float(ndimage.distance_transform_edt(~marker)[segment].max())
+
+
+@dataclass
+class CellReach:
+    """How far each marked cell extends from its marker, measured in the frames where it is segmented.
+
+    In a frame where a cell has no segment, its reach is the larger of those measured in the nearest
+    segmented frames before and after it (a cell between them grows or shrinks from one to the other);
+    a cell never segmented takes the largest median reach of any cell. One number for all would be
+    the largest reach of any cell in any frame: 803 pixels in Fluo-C2DL-MSC 01, whose cells' median
+    reach is 59, so that every frame with markers alone would be unknown almost everywhere.
+    """
+
+    measured: dict[int, list[tuple[int, float]]]  # cell -> (frame, reach), by frame
+
+    @classmethod
+    def of(cls, truths: Iterable[tuple[np.ndarray | None, np.ndarray]]) -> "CellReach":
+        """From (segmentation or None, markers) per frame, in frame order."""
+        measured: dict[int, list[tuple[int, float]]] = {}
+        for index, (segmentation, markers) in enumerate(truths):
+            if segmentation is None:
+                continue
+            for cell in np.unique(markers[(markers > 0) & (segmentation > 0)]):
+                measured.setdefault(int(cell), []).append((index, _reach_of(segmentation, markers == cell)))
+        return cls(measured)
+
+    @property
+    def fallback(self) -> float:
+        medians = [float(np.median([reach for _, reach in frames])) for frames in self.measured.values()]
+        return max(medians, default=math.inf)
+
+    def at(self, frame: int, cells: Iterable[int]) -> dict[int, float]:
+        """The reach of each of ``cells`` in ``frame``."""
+        result = {}
+        for cell in cells:
+            frames = self.measured.get(int(cell))
+            if not frames:
+                result[int(cell)] = self.fallback
+                continue
+            before = [reach for index, reach in frames if index <= frame]
+            after = [reach for index, reach in frames if index >= frame]
+            result[int(cell)] = max(before[-1:] + after[:1])
+        return result
 
 
 def segmentation_paths(dataset_dir: Path, sequence: str, name: str) -> list[Path]:
@@ -111,8 +159,13 @@ def load_training_labels(dataset_dir: Path, sequence: str, frame_count: int, dig
         return segmentations[missed.index(min(missed))], markers
 
     truths = [truth(index) for index in range(frame_count)]
-    reach = cell_reach((segmentation, markers) for segmentation, markers in truths if segmentation is not None)
-    return np.stack([labels_of_frame(segmentation, markers, reach) for segmentation, markers in truths])
+    reach = CellReach.of(truths)
+    return np.stack(
+        [
+            labels_of_frame(segmentation, markers, reach.at(index, np.unique(markers[markers > 0])))
+            for index, (segmentation, markers) in enumerate(truths)
+        ]
+    )
 
 
 @dataclass

@@ -14,8 +14,8 @@ from ctc_submit.model.network import NetworkConfig, StackedHourglass
 from ctc_submit.normalize import resize_linear
 from ctc_submit.presets import get_preset
 from ctc_submit.training.data import (
+    CellReach,
     TrainingSequence,
-    cell_reach,
     ids_from_markers,
     labels_of_frame,
     load_training_labels,
@@ -60,12 +60,25 @@ def test_far_from_every_marked_cell_is_background_even_where_the_segmentation_is
     segmentation[0, :3] = 1
     markers = np.zeros((1, 12), np.int64)
     markers[0, 0], markers[0, 6] = 7, 8
-    reach = cell_reach([(segmentation, markers)])
-    assert reach == 2  # the segment reaches two pixels beyond its marker
-    labels = labels_of_frame(segmentation, markers, reach)
+    reach = CellReach.of([(segmentation, markers)])
+    assert reach.at(0, [7, 8]) == {7: 2, 8: 2}  # the segment reaches two pixels beyond its marker; 8 takes the largest
+    labels = labels_of_frame(segmentation, markers, reach.at(0, [7, 8]))
     assert labels[0].tolist() == [7, 7, 7, 0, IGNORE, IGNORE, 8, IGNORE, IGNORE, 0, 0, 0]
-    assert labels_of_frame(None, markers, reach)[0].tolist()[-3:] == [0, 0, 0]
-    assert cell_reach([]) == np.inf
+    assert labels_of_frame(None, markers, 2)[0].tolist()[-3:] == [0, 0, 0]
+    assert CellReach.of([]).at(0, [7]) == {7: np.inf}
+
+
+def test_a_cell_between_segmented_frames_reaches_as_far_as_in_the_nearer_ones_on_either_side():
+    markers = np.zeros((1, 20), np.int64)
+    markers[0, 0], markers[0, 15] = 7, 8
+    small, large = np.zeros_like(markers), np.zeros_like(markers)
+    small[0, :2], large[0, :6] = 1, 1
+    small[0, 15:17] = large[0, 15:17] = 2
+    reach = CellReach.of([(small, markers), (None, markers), (large, markers), (None, markers), (small, markers)])
+    assert [reach.at(frame, [7])[7] for frame in range(5)] == [1, 5, 5, 5, 1]
+    labels = labels_of_frame(None, markers, reach.at(1, [7, 8]))
+    assert labels[0].tolist()[:7] == [7, *[IGNORE] * 5, 0]  # cell 7 may reach 5 pixels here
+    assert labels[0].tolist()[13:] == [0, IGNORE, 8, IGNORE, 0, 0, 0]  # cell 8 only 1
 
 
 def test_a_complete_silver_truth_stands_in_for_a_partial_gold_segmentation(tmp_path):
