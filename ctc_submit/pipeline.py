@@ -44,6 +44,7 @@ from ctc_submit.tracking.clustering import (
     start_worker,
     timed_cluster_pair,
 )
+from ctc_submit.tracking.intensity import trim_to_signal
 from ctc_submit.tracking.lineage import (
     Reconciler,
     build_lineage,
@@ -368,10 +369,12 @@ def track_pairs(
     workers: int = 0,
     protected: Sequence[Path] = (),
     blank: Sequence[bool] = (),
+    images: Callable[[], Iterable[np.ndarray]] | None = None,
 ) -> PipelineResult:
     """Everything after the network: embeddings of overlapping frame pairs (2, E, H, W) on the network
     grid in (one (1, E, H, W) stack for a one-frame video), result folder of ``shape`` masks out; the
-    ``protected`` folders (the inputs) are never written or replaced; frames noted in ``blank`` get no objects."""
+    ``protected`` folders (the inputs) are never written or replaced; frames noted in ``blank`` get no objects.
+    ``images`` gives the raw frames again, in order, for the preset's ``signal_sigmas`` (required then)."""
     report = progress or (lambda phase, done, count: None)
     clock = clock or StageClock()
     usage = ClusteringUsage()
@@ -392,8 +395,11 @@ def track_pairs(
             area_on_grid(preset.min_cell_area, shape, grid),
         )  # fmt: skip
     del merged, lookahead
+    if preset.signal_sigmas > 0 and images is None:
+        raise ValueError("the preset trims masks to the signal (signal_sigmas), which needs the raw frames")
+    frames = images() if images is not None and preset.signal_sigmas > 0 else None
     with SubmissionWriter(Path(output_dir), digits, overwrite, protected) as writer:
-        tracks, objects = write_tracked(stack, tracks, shape, preset.upsample_smoothing, writer, clock, report)
+        tracks, objects = write_tracked(stack, tracks, shape, preset, writer, clock, report, frames)
         with clock.stage("write"):
             validation = writer.commit(tracks)
     seconds = {name: clock.seconds.get(name, 0.0) for name in STAGES}
@@ -408,19 +414,25 @@ def write_tracked(
     stack: np.ndarray,
     tracks: list[Track],
     shape: tuple[int, int],
-    smoothing: float,
+    preset: Preset,
     writer: SubmissionWriter,
     clock: StageClock,
     progress: Progress,
+    images: Iterable[np.ndarray] | None = None,
 ) -> tuple[list[Track], int]:
-    """Write the lineage's labels (T, 256, 256) at ``shape``, each frame once: upsampled, then
-    relabelled where upsampling lost an object (:class:`Reconciler`, which needs only the frames
-    before). Returns the tracks of what was written and its number of objects."""
+    """Write the lineage's labels (T, 256, 256) at ``shape``, each frame once: upsampled, trimmed to
+    the signal of its raw frame from ``images`` (when given), then relabelled where an object was lost
+    (:class:`Reconciler`, which needs only the frames before). Returns the tracks of what was written
+    and its number of objects."""
     reconciler = Reconciler(graph_from_tracks(tracks), max((track.label for track in tracks), default=0) + 1)
+    raw = iter(images) if images is not None else None
     objects = 0
     for index, labels in enumerate(stack):
         with clock.stage("upsample"):
-            full = largest_pieces(upsample_labels(labels, shape, smoothing))
+            full = upsample_labels(labels, shape, preset.upsample_smoothing)
+            if raw is not None:
+                trim_to_signal(full, next(raw), preset.normalization_sigma, preset.signal_sigmas)
+            full = largest_pieces(full)
             present = labels_present(full)
         with clock.stage("lineage"):
             relabel_frame(full, reconciler.frame(present))
@@ -466,7 +478,7 @@ def run_pipeline(
     result = track_pairs(
         pairs, frames.shape, model.preset, output_dir, frames.digits,
         clustering, overwrite, progress, total=frames.count, clock=clock, jobs=jobs, workers=workers,
-        protected=frames.protected, blank=blank,
+        protected=frames.protected, blank=blank, images=frames.images,
     )  # fmt: skip
     empty = [frames.frame_name(index) for index, is_blank in enumerate(blank) if is_blank]
     if empty:

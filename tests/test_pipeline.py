@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -93,6 +94,25 @@ def test_synthetic_embeddings_become_a_valid_result_at_the_original_size(ctc_dat
     assert events[0] == ("track", 1, 6) and events[-1] == ("write", 6, 6)
 
 
+def test_a_preset_that_trims_masks_to_the_signal_reads_the_raw_frames_again(ctc_data, tmp_path):
+    sequence = ctc_data / "DIC-C2DH-HeLa" / "01"
+    frames = list(synthetic_sequence(sequence, range(27, 31)))
+    pairs = list(overlapping_pairs(embeddings for _, embeddings in frames))
+    trimming = replace(PRESET, signal_sigmas=1.0)
+    with pytest.raises(ValueError, match="signal_sigmas"):
+        track_pairs(pairs, (512, 512), trimming, tmp_path / "refused", 3)
+    assert not (tmp_path / "refused").exists()
+    raw = [read_frame(path) for path in list_frames(sequence)[27:31]]
+    track_pairs(pairs, (512, 512), PRESET, tmp_path / "whole", 3)
+    track_pairs(pairs, (512, 512), trimming, tmp_path / "trimmed", 3, images=lambda: iter(raw))
+    assert validate_result(tmp_path / "trimmed").ok
+    for index in range(4):
+        whole = read_labels(tmp_path / "whole" / f"mask00{index}.tif")
+        trimmed = read_labels(tmp_path / "trimmed" / f"mask00{index}.tif")
+        assert np.count_nonzero(trimmed) < np.count_nonzero(whole)
+        assert not (trimmed[whole == 0]).any()  # only taken away, never added
+
+
 def test_objects_lost_in_upsampling_are_reconciled_while_each_mask_is_written_once(tmp_path, tiff_writes):
     """Cell 1 shrinks to a dot in frame 1 and cell 2 in frame 2, before dividing: upsampling loses both
     dots, so 1 continues under a new label after its gap and 2 ends a frame early, still the mother."""
@@ -105,9 +125,7 @@ def test_objects_lost_in_upsampling_are_reconciled_while_each_mask_is_written_on
     stack[3, 18:28, 18:22], stack[3, 18:28, 23:28] = 3, 4
     tracks = [Track(1, 0, 3, 0), Track(2, 0, 2, 0), Track(3, 3, 3, 2), Track(4, 3, 3, 2)]
     with SubmissionWriter(tmp_path / "01_RES", 3) as writer:
-        result, objects = write_tracked(
-            stack, tracks, (64, 64), PRESET.upsample_smoothing, writer, StageClock(), lambda *_: None
-        )
+        result, objects = write_tracked(stack, tracks, (64, 64), PRESET, writer, StageClock(), lambda *_: None)
         assert writer.commit(result).ok
     assert tiff_writes == [f"mask00{index}.tif.part" for index in range(4)]
     assert result == [Track(1, 0, 0, 0), Track(2, 0, 1, 0), Track(3, 3, 3, 2), Track(4, 3, 3, 2), Track(5, 2, 3, 1)]

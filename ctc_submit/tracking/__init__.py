@@ -9,6 +9,8 @@ In: the network's per-pixel embeddings of consecutive frames, (k, E, H, W) on th
 2. :mod:`~ctc_submit.tracking.merge`: the pairs chained into running labels by IoU on their shared frame.
 3. :mod:`~ctc_submit.tracking.lineage`: tracks, parents, divisions, gaps and the CTC consistency rules.
 4. :mod:`~ctc_submit.tracking.upsample`: labels back from the network grid to the frame size.
+5. :mod:`~ctc_submit.tracking.intensity`: for fluorescence, where the preset says so, each mask
+   trimmed to the pixels brighter than the background.
 
 :mod:`ctc_submit.pipeline` chains them with the reading, the network and the writing.
 """

@@ -144,9 +144,9 @@ class PipelineValidation:
     precision: Precision = "fp32"
 
     def __post_init__(self) -> None:
-        paths = list_frames(self.gold / SEQUENCE)
-        self.shape = read_frame(paths[0]).shape
-        self.inputs = list(normalize_frames((read_frame(path) for path in paths), self.preset))
+        self.paths = list_frames(self.gold / SEQUENCE)
+        self.shape = read_frame(self.paths[0]).shape
+        self.inputs = list(normalize_frames((read_frame(path) for path in self.paths), self.preset))
 
     def score(self, network: StackedHourglass, device: torch.device) -> dict:
         """Scores at the best c: {"c", "SEG", "SEG_ST", "TRA", "DET", "score", "by_c": {c: scores}}."""
@@ -157,7 +157,10 @@ class PipelineValidation:
         result = self.gold / f"{SEQUENCE}_RES"
         by_c = {}
         for c in self.c_values:
-            track_pairs(pairs, self.shape, replace(self.preset, c=c), result, 3, overwrite=True)
+            track_pairs(
+                pairs, self.shape, replace(self.preset, c=c), result, 3, overwrite=True,
+                images=lambda: (read_frame(path) for path in self.paths),
+            )  # fmt: skip
             scores = evaluate(self.gold, SEQUENCE, result, ["SEG", "TRA", "DET"])
             scores["SEG_ST"] = evaluate(self.silver, SEQUENCE, result, ["SEG"])["SEG"]
             by_c[c] = {name: round(float(cast(float, scores[name])), 6) for name in SCORES}  # SEG/TRA/DET: never None
