@@ -43,6 +43,11 @@ def robust_range(image: np.ndarray, low_percentile: float, high_percentile: floa
     return float(np.median(values[:low_count])), float(np.median(values[-high_count:]))
 
 
+def smoothed(image: np.ndarray, sigma: float = Preset.normalization_sigma) -> np.ndarray:
+    """The frame as every stage sees its intensities: float32, Gaussian-smoothed by ``sigma`` original pixels."""
+    return ndimage.gaussian_filter(np.asarray(image, dtype=np.float32), sigma)
+
+
 def smooth_and_scale(
     image: np.ndarray,
     low_percentile: float,
@@ -55,12 +60,12 @@ def smooth_and_scale(
     With ``log_intensity`` the range is taken of log(1 + intensity above the frame's darkest value):
     where the brightest nuclei are fifty times as bright as the dimmest, a linear scale leaves the
     dim ones a hair above the background."""
-    smoothed = ndimage.gaussian_filter(np.asarray(image, dtype=np.float32), sigma)
+    intensity = smoothed(image, sigma)
     if log_intensity:
-        smoothed = np.log1p(smoothed - smoothed.min())
-    low, high = robust_range(smoothed, low_percentile, high_percentile)
+        intensity = np.log1p(intensity - intensity.min())
+    low, high = robust_range(intensity, low_percentile, high_percentile)
     scale = 2.0 / max(high - low, 1e-6)
-    return (smoothed - low) * scale - 1.0
+    return (intensity - low) * scale - 1.0
 
 
 def resize_linear(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

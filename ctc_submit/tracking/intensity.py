@@ -13,14 +13,15 @@ pixel goes, and the caller rechecks the tracks.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
+
+from ctc_submit.normalize import smoothed
 
 MAD_TO_SIGMA = 1.4826  # the MAD of normally distributed noise times this is its standard deviation
 
 
-def background_level(smoothed: np.ndarray, outside: np.ndarray) -> tuple[float, float]:
-    """Median and robust standard deviation of ``smoothed`` over the ``outside`` pixels."""
-    values = smoothed[outside]
+def background_level(intensity: np.ndarray, outside: np.ndarray) -> tuple[float, float]:
+    """Median and robust standard deviation of ``intensity`` over the ``outside`` pixels."""
+    values = intensity[outside]
     median = float(np.median(values))
     return median, float(np.median(np.abs(values - median))) * MAD_TO_SIGMA
 
@@ -31,7 +32,7 @@ def trim_to_signal(labels: np.ndarray, image: np.ndarray, smoothing: float, sigm
     outside = labels == 0
     if outside.all() or not outside.any():
         return labels
-    smoothed = ndimage.gaussian_filter(image.astype(np.float32), smoothing) if smoothing > 0 else image
-    level, noise = background_level(smoothed, outside)
-    labels[smoothed <= level + sigmas * noise] = 0
+    intensity = smoothed(image, smoothing)
+    level, noise = background_level(intensity, outside)
+    labels[intensity <= level + sigmas * noise] = 0
     return labels
