@@ -442,10 +442,7 @@ def _follow_ended_mother(
         if not any(hidden.values()):
             graph.add_edges_from((mother, label) for label in candidates)
             return
-        for label, earlier in hidden.items():
-            if earlier:
-                _continue(stack, graph, earlier, label, begin, mother)
-        candidates = [label for label in candidates if not hidden[label]]
+        candidates = _continue_hidden(stack, graph, candidates, begin, mother, rules)
         if not candidates:
             return
     best = max(candidates, key=lambda label: (iou(last, firsts[label]), -label))
@@ -453,6 +450,26 @@ def _follow_ended_mother(
         _relabel_track(stack, graph, best, mother)
     elif iou(last, firsts[best]) >= rules.gap_min_iou:
         graph.add_edge(mother, best)
+
+
+def _continue_hidden(
+    stack: np.ndarray, graph: nx.DiGraph, candidates: list[int], begin: int, mother: int, rules: LineageRules
+) -> list[int]:
+    """Continue each candidate that is a cell out from under ``mother`` (:func:`_hidden_cell`), the
+    closest match first, each earlier cell once; returns the candidates left."""
+    left = list(candidates)
+    while True:
+        hidden = {label: _hidden_cell(stack, graph, label, begin, mother, rules) for label in left}
+        matched = [
+            (iou(stack[graph.nodes[earlier]["end"]] == earlier, stack[begin] == label), label, earlier)
+            for label, earlier in hidden.items()
+            if earlier
+        ]
+        if not matched:
+            return left
+        _, label, earlier = max(matched)
+        _continue(stack, graph, earlier, label, begin, mother)
+        left.remove(label)
 
 
 def _hidden_cell(stack: np.ndarray, graph: nx.DiGraph, label: int, begin: int, mother: int, rules: LineageRules) -> int:

@@ -11,7 +11,7 @@ from typing import Sequence
 import networkx as nx
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ctc_submit.io import Track
@@ -383,6 +383,18 @@ def write_and_validate(stack: np.ndarray, tracks: list[Track]) -> list[str]:
     border=st.sampled_from([0.0, 1.5]),
     flicker=st.integers(0, 2),
     min_area=st.sampled_from([0.0, 5.0]),
+)
+@example(  # two new tracks both out from under one cell that ended before the mother: she continues once
+    frames=[
+        [(1, 0, 0, 1, 1), (2, 5, 4, 3, 5)],
+        [],
+        [(3, 0, 0, 1, 1), (3, 3, 0, 3, 6)],
+        [(1, 0, 0, 1, 1), (2, 5, 4, 3, 5), (1, 5, 5, 2, 4)],
+    ],
+    window=1,
+    border=0.0,
+    flicker=0,
+    min_area=0.0,
 )
 def test_random_stacks_come_out_valid_with_at_most_two_children_right_after_the_mother(
     frames, window, border, flicker, min_area
