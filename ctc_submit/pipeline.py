@@ -44,8 +44,9 @@ from ctc_submit.tracking.clustering import (
     start_worker,
     timed_cluster_pair,
 )
-from ctc_submit.tracking.intensity import trim_to_signal
+from ctc_submit.tracking.intensity import signal_objects, significance, trim_to_signal
 from ctc_submit.tracking.lineage import (
+    OverlapLinker,
     Reconciler,
     build_lineage,
     count_divisions,
@@ -395,9 +396,12 @@ def track_pairs(
             area_on_grid(preset.min_cell_area, shape, grid),
         )  # fmt: skip
     del merged, lookahead
-    if preset.signal_sigmas > 0 and images is None:
-        raise ValueError("the preset trims masks to the signal (signal_sigmas), which needs the raw frames")
-    frames = images() if images is not None and preset.signal_sigmas > 0 else None
+    reads_signal = preset.signal_sigmas > 0 or preset.signal_object_sigmas > 0
+    if reads_signal and images is None:
+        raise ValueError(
+            "the preset measures the signal (signal_sigmas, signal_object_sigmas), which needs the raw frames"
+        )
+    frames = images() if images is not None and reads_signal else None
     with SubmissionWriter(Path(output_dir), digits, overwrite, protected) as writer:
         tracks, objects = write_tracked(stack, tracks, shape, preset, writer, clock, report, frames)
         with clock.stage("write"):
@@ -421,18 +425,25 @@ def write_tracked(
     images: Iterable[np.ndarray] | None = None,
 ) -> tuple[list[Track], int]:
     """Write the lineage's labels (T, 256, 256) at ``shape``, each frame once: upsampled, trimmed to
-    the signal of its raw frame from ``images`` (when given), then relabelled where an object was lost
+    the signal of its raw frame from ``images`` (when given) and joined by the cells found in that
+    signal alone (:mod:`ctc_submit.tracking.intensity`), then relabelled where an object was lost
     (:class:`Reconciler`, which needs only the frames before). Returns the tracks of what was written
     and its number of objects."""
     reconciler = Reconciler(graph_from_tracks(tracks), max((track.label for track in tracks), default=0) + 1)
+    linker = OverlapLinker(reconciler.new_label)
+    min_area = int(np.ceil(preset.min_cell_area))
     raw = iter(images) if images is not None else None
     objects = 0
     for index, labels in enumerate(stack):
         with clock.stage("upsample"):
             full = upsample_labels(labels, shape, preset.upsample_smoothing)
             if raw is not None:
-                trim_to_signal(full, next(raw), preset.normalization_sigma, preset.signal_sigmas)
+                sigmas_above = significance(next(raw), preset.normalization_sigma, full == 0)
+                trim_to_signal(full, sigmas_above, preset.signal_sigmas)
             full = largest_pieces(full)
+            if raw is not None and preset.signal_object_sigmas > 0:
+                found = signal_objects(full, sigmas_above, preset.signal_object_sigmas, min_area)
+                full = np.where(found > 0, linker.frame(found), full).astype(full.dtype, copy=False)
             present = labels_present(full)
         with clock.stage("lineage"):
             relabel_frame(full, reconciler.frame(present))

@@ -1,38 +1,77 @@
-"""Masks trimmed to the cells' own signal: for fluorescence, where a cell is brighter than the background.
+"""Masks trimmed to the cells' own signal, and cells the network missed found by it: for fluorescence.
 
 The network sees the frame on a 256x256 grid, and its masks come back through upsampling: a cell
 of a few grid pixels' width (Fluo-C2DL-MSC's spindles, 10 pixels wide in a 992x832 frame seen at
 a quarter of that) gets a margin of background around it that can triple its area, and
 log-scaled nuclei (GOWT1) keep their blurred rims. Where the preset says so (``signal_sigmas``),
 each mask keeps only the pixels of the frame, smoothed as for the network, that are brighter than
-the background by that many noise sigmas; the background's level and noise are the median and
-the scaled median absolute deviation of the pixels outside every mask. A mask that loses every
-pixel goes, and the caller rechecks the tracks.
+the background by that many noise sigmas. A mask that loses every pixel goes, and the caller
+rechecks the tracks.
+
+The background is not flat: MSC's top rows are brighter than the rest by two noise sigmas, and
+its model covers them with one mask that swallows the cells reaching into them. The background
+is therefore a surface, each row's median plus each column's median less their common level (cells
+cover far less than half of any row or column of these frames), and the noise is the scaled
+median absolute deviation from it of the pixels outside every mask.
+
+Where the preset says so (``signal_object_sigmas``), a connected region of signal that touches no
+mask and is as large as a cell (``min_cell_area``) becomes an object of its own: a dim cell, or one
+the network merged into a band of background, which the masks left out.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from ctc_submit.normalize import smoothed
 
 MAD_TO_SIGMA = 1.4826  # the MAD of normally distributed noise times this is its standard deviation
+PROFILE_SMOOTHING = 5  # rows (columns) over which the background's median profiles are median-filtered
 
 
-def background_level(intensity: np.ndarray, outside: np.ndarray) -> tuple[float, float]:
-    """Median and robust standard deviation of ``intensity`` over the ``outside`` pixels."""
-    values = intensity[outside]
-    median = float(np.median(values))
-    return median, float(np.median(np.abs(values - median))) * MAD_TO_SIGMA
+def background_surface(intensity: np.ndarray) -> np.ndarray:
+    """The background under ``intensity`` as row medians plus column medians less the median of the
+    row medians: exact for a background that adds a function of the row to one of the column."""
+    rows = ndimage.median_filter(np.median(intensity, axis=1), PROFILE_SMOOTHING, mode="nearest")
+    columns = ndimage.median_filter(np.median(intensity, axis=0), PROFILE_SMOOTHING, mode="nearest")
+    return rows[:, None] + columns[None, :] - float(np.median(rows))
 
 
-def trim_to_signal(labels: np.ndarray, image: np.ndarray, smoothing: float, sigmas: float) -> np.ndarray:
-    """``labels`` (in place) without the pixels of ``image``, Gaussian-smoothed by ``smoothing``, that
-    are within ``sigmas`` noise sigmas of the background; unchanged without background or objects."""
-    outside = labels == 0
-    if outside.all() or not outside.any():
-        return labels
+def significance(image: np.ndarray, smoothing: float, outside: np.ndarray) -> np.ndarray | None:
+    """``image``, Gaussian-smoothed by ``smoothing``, above its background surface in noise sigmas,
+    the noise measured over the ``outside`` pixels; None without any (or without noise there)."""
+    if not outside.any():
+        return None
     intensity = smoothed(image, smoothing)
-    level, noise = background_level(intensity, outside)
-    labels[intensity <= level + sigmas * noise] = 0
+    residual = intensity - background_surface(intensity)
+    values = residual[outside]
+    noise = float(np.median(np.abs(values - np.median(values)))) * MAD_TO_SIGMA
+    if noise == 0:
+        return None
+    return (residual / noise).astype(np.float32)
+
+
+def trim_to_signal(labels: np.ndarray, sigmas_above: np.ndarray | None, sigmas: float) -> np.ndarray:
+    """``labels`` (in place) without the pixels of ``sigmas_above`` (:func:`significance`) at or below
+    ``sigmas``; unchanged where the frame had no background to measure the noise on."""
+    if sigmas_above is not None and sigmas > 0:
+        labels[sigmas_above <= sigmas] = 0
     return labels
+
+
+def signal_objects(labels: np.ndarray, sigmas_above: np.ndarray | None, sigmas: float, min_area: int) -> np.ndarray:
+    """Regions of more than ``sigmas`` (of :func:`significance`) that touch no object of ``labels``
+    (8-neighbourhood) and have ``min_area`` pixels or more, labelled 1..n in raster order of their
+    first pixel; all zero when ``sigmas`` is 0 or the frame had no background."""
+    regions = np.zeros(labels.shape, dtype=np.int32)
+    if sigmas_above is None or sigmas <= 0:
+        return regions
+    candidates, count = ndimage.label(sigmas_above > sigmas, structure=np.ones((3, 3)))
+    touching = np.unique(candidates[ndimage.binary_dilation(labels > 0, structure=np.ones((3, 3)))])
+    areas = np.bincount(candidates.ravel(), minlength=count + 1)
+    keep = np.flatnonzero(areas >= max(min_area, 1))
+    keep = np.setdiff1d(keep[keep > 0], touching)
+    lookup = np.zeros(count + 1, dtype=np.int32)
+    lookup[keep] = np.arange(1, len(keep) + 1, dtype=np.int32)
+    return lookup[candidates]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 import networkx as nx
 import numpy as np
@@ -106,6 +106,14 @@ class Reconciler:
         self.next_label = first_new
         self.frames = 0
         self.runs: dict[int, list[list[int]]] = {}  # label -> [first frame, last frame, label written] per run
+        self.given: set[int] = set()
+
+    def new_label(self) -> int:
+        """A label for an object found beside the lineage, above every label fed or given so far; it
+        may then be fed like the lineage's own and starts a parentless track."""
+        label, self.next_label = self.next_label, self.next_label + 1
+        self.given.add(label)
+        return label
 
     def frame(self, labels: Iterable[int]) -> dict[int, int]:
         """The relabelling {old: new} of the next frame, which holds ``labels``."""
@@ -113,7 +121,7 @@ class Reconciler:
         self.frames += 1
         relabel = {}
         for label in sorted(int(label) for label in labels):
-            if label >= self.first_new:
+            if label >= self.first_new and label not in self.given:
                 raise ValueError(f"label {label} is not below the first new label {self.first_new}")
             runs = self.runs.setdefault(label, [])
             if runs and runs[-1][1] == index - 1:
@@ -154,6 +162,47 @@ class Reconciler:
             seen.add(parents[0])
             parents = list(self.lineage.predecessors(parents[0]))
         return parents[0] if parents and parents[0] in self.runs else 0
+
+
+class OverlapLinker:
+    """Labels for objects found beside the lineage (:func:`ctc_submit.tracking.intensity.signal_objects`),
+    linked one frame at a time: an object continues the label of the previous frame's object it
+    shares the most pixels with, where they are at least ``min_share`` of the smaller of the two and
+    no larger overlap claimed that label first; any other object takes a label from ``new_label``.
+    It holds the previous frame's objects."""
+
+    def __init__(self, new_label: Callable[[], int], min_share: float = 0.25) -> None:
+        self.new_label = new_label
+        self.min_share = min_share
+        self.previous = np.zeros((0, 0), dtype=np.int64)
+
+    def frame(self, regions: np.ndarray) -> np.ndarray:
+        """The labels (0 elsewhere) of ``regions``' objects 1..n (0 = none) in the next frame."""
+        count = int(regions.max(initial=0))
+        continued: dict[int, int] = {}
+        if count and self.previous.shape == regions.shape:
+            pairs = overlap(regions, self.previous)
+            smaller = np.minimum(pairs.gt_sizes[pairs.pair_gt], pairs.res_sizes[pairs.pair_res])
+            claimed: set[int] = set()
+            for index in np.argsort(-pairs.pair_size, kind="stable"):
+                region, earlier = (
+                    int(pairs.gt_labels[pairs.pair_gt[index]]),
+                    int(pairs.res_labels[pairs.pair_res[index]]),
+                )
+                if (
+                    region in continued
+                    or earlier in claimed
+                    or pairs.pair_size[index] < self.min_share * smaller[index]
+                ):
+                    continue
+                continued[region] = earlier
+                claimed.add(earlier)
+        lookup = np.zeros(count + 1, dtype=np.int64)
+        for region in range(1, count + 1):
+            lookup[region] = continued.get(region) or self.new_label()
+        labelled = lookup[regions]
+        self.previous = labelled
+        return labelled
 
 
 def relabel_frame(frame: np.ndarray, relabel: dict[int, int]) -> None:

@@ -1,46 +1,88 @@
-"""Masks trimmed to the signal: a margin of background goes, the cell stays, nothing changes without background."""
+"""Signal above a background surface: margins trimmed, cells outside every mask found, nothing changed without background."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ctc_submit.tracking.intensity import background_level, trim_to_signal
+from ctc_submit.tracking.intensity import background_surface, signal_objects, significance, trim_to_signal
 
 
-def noisy_frame_with_a_cell(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A 64x64 frame of background 100 with noise of sigma 5 and a bright square cell (rows/cols 20-39)."""
+def noisy_frame_with_a_cell(seed: int = 0, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """A frame of background 100 with noise of sigma 5 and a bright square cell (rows/cols 20-39)."""
     rng = np.random.default_rng(seed)
-    image = 100 + 5 * rng.standard_normal((64, 64))
+    image = 100 + 5 * rng.standard_normal((size, size))
     image[20:40, 20:40] += 60
     return image.astype(np.float32), np.s_[20:40, 20:40]
 
 
-def test_the_background_level_and_noise_are_estimated_robustly_outside_the_masks():
-    rng = np.random.default_rng(1)
-    values = 100 + 5 * rng.standard_normal((200, 200))
-    values[:10] = 10_000  # a bright object the outside mask leaves out
-    outside = np.ones(values.shape, dtype=bool)
-    outside[:10] = False
-    level, noise = background_level(values, outside)
-    assert level == pytest.approx(100, abs=0.5) and noise == pytest.approx(5, rel=0.05)
+def test_the_background_surface_follows_bright_rows_and_a_column_ramp_under_sparse_cells():
+    rows, columns = np.mgrid[0:120, 0:160]
+    background = 100 + 0.2 * columns + np.where(rows < 10, 40.0, 0.0)  # bright top rows, a left-right ramp
+    image = background.copy()
+    image[50:70, 30:60] += 500  # a cell: a sixth of its rows and columns at most
+    surface = background_surface(image)
+    error = np.abs(surface - background)
+    assert error[:8].max() < 1.0 and error[15:45].max() < 1.0 and error[75:].max() < 1.0
+    assert error[50:70].max() <= 0.2 * 30 + 1e-9  # the cell's rows: off by at most the ramp's rise under her
+
+
+def test_significance_is_in_noise_sigmas_over_the_outside_pixels_and_none_without_them():
+    image, cell = noisy_frame_with_a_cell(size=200)  # the cell in a tenth of the rows and columns
+    outside = np.ones(image.shape, dtype=bool)
+    outside[cell] = False
+    sigmas_above = significance(image, 0.0, outside)
+    assert np.median(sigmas_above[cell]) == pytest.approx(12, rel=0.1)  # 60 above noise 5
+    assert np.median(np.abs(sigmas_above[outside])) * 1.4826 == pytest.approx(1, rel=0.05)
+    assert significance(image, 0.0, np.zeros(image.shape, dtype=bool)) is None
+    assert significance(np.full((8, 8), 7.0), 0.0, np.ones((8, 8), dtype=bool)) is None  # no noise
 
 
 def test_a_mask_with_a_margin_of_background_is_trimmed_to_the_cell():
     image, cell = noisy_frame_with_a_cell()
     labels = np.zeros(image.shape, dtype=np.int32)
     labels[14:46, 14:46] = 3  # the cell and a six-pixel margin of background
-    trimmed = trim_to_signal(labels.copy(), image, smoothing=1.0, sigmas=1.0)
+    trimmed = trim_to_signal(labels.copy(), significance(image, 1.0, labels == 0), sigmas=1.0)
     assert (trimmed[cell] == 3).mean() > 0.95  # the cell stays
     margin = labels == 3
     margin[18:42, 18:42] = False  # two pixels off the cell: beyond its smoothed edge
     assert (trimmed[margin] == 0).mean() > 0.75  # noise above one sigma keeps the rest
 
 
+def test_a_mask_over_a_band_of_bright_background_loses_it_but_keeps_the_cell_inside():
+    rng = np.random.default_rng(2)
+    image = 100 + 5 * rng.standard_normal((96, 96))
+    image[:12] += 15  # brighter top rows: three noise sigmas
+    image[2:30, 40:48] += 60  # a cell reaching into them
+    labels = np.zeros(image.shape, dtype=np.int32)
+    labels[:30, :90] = 4  # one mask over the band and the cell
+    trimmed = trim_to_signal(labels.copy(), significance(image.astype(np.float32), 1.0, labels == 0), 2.0)
+    assert (trimmed[4:28, 41:47] == 4).mean() > 0.95
+    band = np.zeros(image.shape, dtype=bool)
+    band[:12, :30] = True
+    assert (trimmed[band] == 0).mean() > 0.9
+
+
 def test_a_mask_on_background_alone_loses_its_pixels_and_a_frame_without_background_is_left_as_is():
     image, _ = noisy_frame_with_a_cell()
     labels = np.zeros(image.shape, dtype=np.int32)
     labels[50:60, 2:12] = 5  # nothing but background under it
-    assert (trim_to_signal(labels.copy(), image, 1.0, 1.0) == 5).sum() < 0.3 * 100
+    assert (trim_to_signal(labels.copy(), significance(image, 1.0, labels == 0), 1.0) == 5).sum() < 0.3 * 100
     everything = np.ones(image.shape, dtype=np.int32)
-    np.testing.assert_array_equal(trim_to_signal(everything.copy(), image, 1.0, 1.0), everything)
+    kept = trim_to_signal(everything.copy(), significance(image, 1.0, everything == 0), 1.0)
+    np.testing.assert_array_equal(kept, everything)
+
+
+def test_signal_objects_are_the_large_regions_of_signal_that_touch_no_mask():
+    image, cell = noisy_frame_with_a_cell()
+    image[5:15, 45:60] += 60  # a second cell, which no mask covers
+    image[50:53, 50:53] += 60  # a speck
+    image[45:60, 5:20] += 60  # a cell beside a mask that reaches her
+    labels = np.zeros(image.shape, dtype=np.int32)
+    labels[cell] = 1
+    labels[45:60, 20:25] = 2
+    sigmas_above = significance(image.astype(np.float32), 1.0, labels == 0)
+    found = signal_objects(labels, sigmas_above, 3.0, min_area=50)
+    assert found.max() == 1 and (found[6:14, 46:59] == 1).all()
+    assert not found[labels > 0].any() and not found[50:53, 50:53].any() and not found[45:60, 5:20].any()
+    assert not signal_objects(labels, sigmas_above, 0.0, 50).any() and not signal_objects(labels, None, 3.0, 50).any()

@@ -18,6 +18,7 @@ from ctc_submit.io import Track
 from ctc_submit.submission import SubmissionWriter
 from ctc_submit.tracking.lineage import (
     LineageRules,
+    OverlapLinker,
     Reconciler,
     build_lineage,
     count_divisions,
@@ -289,6 +290,31 @@ def test_reconcile_numbers_new_labels_as_they_are_needed_and_refuses_labels_it_c
     assert [reconciler.frame(labels) for labels in [{2, 1}, set(), {2}, {1, 2}]] == [{}, {}, {2: 10}, {1: 11, 2: 10}]
     with pytest.raises(ValueError, match="label 10 is not below"):
         reconciler.frame({10})
+
+
+def test_labels_given_for_objects_beside_the_lineage_are_fed_and_start_parentless_tracks():
+    reconciler = Reconciler(graph_from_tracks([Track(1, 0, 1, 0)]), first_new=5)
+    given = reconciler.new_label()
+    assert given == 5 and reconciler.frame({1, given}) == {} and reconciler.frame({1}) == {}
+    assert reconciler.frame({given}) == {given: 6}  # a gap: continued under the next label
+    assert tracks_from_graph(reconciler.graph()) == [Track(1, 0, 1, 0), Track(5, 0, 0, 0), Track(6, 2, 2, 5)]
+
+
+def test_the_overlap_linker_continues_the_largest_overlap_once_and_numbers_the_rest():
+    labels = iter(range(100, 200))
+    linker = OverlapLinker(lambda: next(labels))
+    first = np.zeros((10, 10), np.int32)
+    first[0:4, 0:4], first[6:10, 6:10] = 1, 2
+    assert set(np.unique(linker.frame(first))) == {0, 100, 101}
+    second = np.zeros((10, 10), np.int32)
+    second[1:4, 0:4] = 1  # most of 100
+    second[0:1, 0:4] = 2  # the rest of 100: 100 is taken
+    second[8:10, 8:10] = 3  # all of herself inside 101: a share of the smaller
+    linked = linker.frame(second)
+    assert linked[2, 2] == 100 and linked[0, 0] == 102 and linked[9, 9] == 101
+    third = np.zeros((10, 10), np.int32)
+    third[5, 5] = 1  # overlaps nothing
+    assert linker.frame(third)[5, 5] == 103 and not linker.frame(np.zeros((10, 10), np.int32)).any()
 
 
 def reference_reconcile(present: Sequence[set[int]], graph: nx.DiGraph) -> tuple[nx.DiGraph, list[dict[int, int]]]:
