@@ -11,6 +11,8 @@ for DIC-HeLa 01), and no mask is read back.
 
 from __future__ import annotations
 
+import itertools
+import math
 import multiprocessing
 import os
 import queue
@@ -44,7 +46,7 @@ from ctc_submit.tracking.clustering import (
     start_worker,
     timed_cluster_pair,
 )
-from ctc_submit.tracking.intensity import signal_objects, significance, trim_to_signal
+from ctc_submit.tracking.intensity import signal_cells, significance, trim_to_signal
 from ctc_submit.tracking.lineage import (
     OverlapLinker,
     Reconciler,
@@ -380,6 +382,10 @@ def track_pairs(
     clock = clock or StageClock()
     usage = ClusteringUsage()
     background_test: dict[str, float] = {}
+    if (preset.signal_sigmas > 0 or preset.signal_object_sigmas > 0) and images is None:
+        raise ValueError(
+            "the preset measures the signal (signal_sigmas, signal_object_sigmas), which needs the raw frames"
+        )
     labelled = clock.iterate(
         cluster_pairs(pairs, preset, clustering, jobs, workers, usage, blank, background_test), "clustering"
     )
@@ -389,6 +395,8 @@ def track_pairs(
         merged.append(frame)
         report("track", len(merged), total)
     with clock.stage("lineage"):
+        if images is not None and preset.signal_object_sigmas > 0:
+            add_signal_cells(merged, lookahead, images(), preset)
         grid = merged[0].shape
         rules = rules_of(on_grid(preset, grid_ratio(grid)))
         stack, tracks = build_lineage(
@@ -396,12 +404,7 @@ def track_pairs(
             area_on_grid(preset.min_cell_area, shape, grid),
         )  # fmt: skip
     del merged, lookahead
-    reads_signal = preset.signal_sigmas > 0 or preset.signal_object_sigmas > 0
-    if reads_signal and images is None:
-        raise ValueError(
-            "the preset measures the signal (signal_sigmas, signal_object_sigmas), which needs the raw frames"
-        )
-    frames = images() if images is not None and reads_signal else None
+    frames = images() if images is not None and preset.signal_sigmas > 0 else None
     with SubmissionWriter(Path(output_dir), digits, overwrite, protected) as writer:
         tracks, objects = write_tracked(stack, tracks, shape, preset, writer, clock, report, frames)
         with clock.stage("write"):
@@ -412,6 +415,23 @@ def track_pairs(
         seconds=seconds, warnings=validation.warnings, clustering_seconds=usage.seconds,
         clustering_peak_memory_mib=usage.worker_peak_mib, background_cosine=background_test.get("cosine"),
     )  # fmt: skip
+
+
+def add_signal_cells(
+    merged: list[np.ndarray], lookahead: list[np.ndarray], images: Iterable[np.ndarray], preset: Preset
+) -> None:
+    """Add to each merged grid frame (in place) the cells its raw frame shows beside every object
+    (:func:`ctc_submit.tracking.intensity.signal_cells`), under labels above all of ``merged`` and
+    ``lookahead``'s, the same label where a region overlaps one of the frame before (:class:`OverlapLinker`)."""
+    labels = itertools.count(max((int(frame.max(initial=0)) for frame in (*merged, *lookahead)), default=0) + 1)
+    linker = OverlapLinker(lambda: next(labels))
+    min_area = math.ceil(preset.min_cell_area)
+    for frame, image in zip(merged, images):
+        found = signal_cells(
+            frame, image, preset.normalization_sigma, preset.signal_sigmas, preset.signal_object_sigmas, min_area
+        )
+        linked = linker.frame(found)
+        frame[found > 0] = linked[found > 0]
 
 
 def write_tracked(
@@ -425,13 +445,10 @@ def write_tracked(
     images: Iterable[np.ndarray] | None = None,
 ) -> tuple[list[Track], int]:
     """Write the lineage's labels (T, 256, 256) at ``shape``, each frame once: upsampled, trimmed to
-    the signal of its raw frame from ``images`` (when given) and joined by the cells found in that
-    signal alone (:mod:`ctc_submit.tracking.intensity`), then relabelled where an object was lost
+    the signal of its raw frame from ``images`` (when given), then relabelled where an object was lost
     (:class:`Reconciler`, which needs only the frames before). Returns the tracks of what was written
     and its number of objects."""
     reconciler = Reconciler(graph_from_tracks(tracks), max((track.label for track in tracks), default=0) + 1)
-    linker = OverlapLinker(reconciler.new_label)
-    min_area = int(np.ceil(preset.min_cell_area))
     raw = iter(images) if images is not None else None
     objects = 0
     for index, labels in enumerate(stack):
@@ -441,9 +458,6 @@ def write_tracked(
                 sigmas_above = significance(next(raw), preset.normalization_sigma, full == 0)
                 trim_to_signal(full, sigmas_above, preset.signal_sigmas)
             full = largest_pieces(full)
-            if raw is not None and preset.signal_object_sigmas > 0:
-                found = signal_objects(full, sigmas_above, preset.signal_object_sigmas, min_area)
-                full = np.where(found > 0, linker.frame(found), full).astype(full.dtype, copy=False)
             present = labels_present(full)
         with clock.stage("lineage"):
             relabel_frame(full, reconciler.frame(present))

@@ -64,11 +64,13 @@ background surface of row and column medians (and at 2 sigmas) instead of one le
 0.429 -> 0.460, GOWT1 0.778 -> 0.780 (TRA unchanged).
 
 signal_object_sigmas makes a cell of each region of signal, that many sigmas up, that touches no
-mask and has min_cell_area pixels or more; such cells are linked from frame to frame by overlap
-and start tracks of their own. On MSC's held-out block (c 0.05) the model had missed 7 of 42 GT
-cells, dim ones and those in the bright top rows: SEG 0.460 -> 0.524, TRA 0.782 -> 0.858 at 3
-sigmas and 500 pixels (2 sigmas: 0.505 / 0.875; 4: 0.515 / 0.837; 1 000 pixels: 0.513 / 0.864;
-250: 0.524 / 0.838). The GT cells of MSC 01 have 1 255 pixels or more (5th percentile 1 650).
+mask (trimmed as it will be written) and has min_cell_area pixels or more; such cells join the
+network's on its grid before the lineage is built, labelled from frame to frame by overlap. On MSC's
+held-out block (its model in training, iteration 1650, c 0.1) the model had missed 7 of 42 GT cells,
+dim ones and those in the bright top rows: SEG / TRA 0.464 / 0.772 without, 0.516 / 0.894 at 2
+sigmas, 0.522 / 0.883 at 3 and 0.511 / 0.861 at 4 (500 pixels); at 3 sigmas and 250 / 1 000 pixels,
+0.522 / 0.887 and 0.527 / 0.886. MSC 01's GT cells have 1 255 pixels or more (5th percentile 1 650):
+MSC takes 3 sigmas and 1 000 pixels.
 
 A mask that grows over a neighbour and comes apart again looks like a division, but the part that
 comes out is the neighbour whose track ended when she went under: in the shipped model's SIM+ 01
@@ -139,7 +141,7 @@ PRESETS: dict[str, Preset] = {
         #      name               m_pts  c      r_N  low%  high% border window
         Preset("DIC-C2DH-HeLa", 1000, 0.02, 50, 20.0, 10.0, 50, 3, mitotic_frames=6),
         Preset("Fluo-C2DL-MSC", 500, 0.1, 150, 20.0, 1.0, 0, 3,
-               min_cell_area=500, signal_sigmas=2.0, signal_object_sigmas=3.0),
+               min_cell_area=1000, signal_sigmas=2.0, signal_object_sigmas=3.0),
         Preset("Fluo-N2DH-GOWT1", 50, 0.001, 50, 20.0, 10.0, 0, 3,
                log_intensity=True, min_cell_area=1000, upsample_smoothing=2.0, signal_sigmas=1.0),
         Preset("Fluo-N2DH-SIM+", 100, 0.001, 50, 20.0, 1.0, 0, 3, network_scale=0.75),

@@ -20,6 +20,7 @@ from ctc_submit.pipeline import (
     ClusteringUsage,
     CorePlan,
     StageClock,
+    add_signal_cells,
     area_on_grid,
     border_band,
     cluster_pairs,
@@ -134,26 +135,23 @@ def test_objects_lost_in_upsampling_are_reconciled_while_each_mask_is_written_on
     assert [sorted(np.unique(mask[mask > 0]).tolist()) for mask in masks] == [[1, 2], [2], [5], [3, 4, 5]]
 
 
-def test_a_cell_the_lineage_lacks_is_found_in_the_signal_and_tracked_as_a_new_cell(tmp_path):
-    """Cell 1 is in the lineage; a second bright square, which no mask covers, moves a pixel a frame
-    for three frames and is gone in the fourth: it becomes one parentless track of three frames."""
+def test_cells_the_network_missed_join_the_grid_frames_under_labels_of_their_own_linked_by_overlap():
+    """Cell 1 is in every merged frame; a second bright square, which no object covers, moves a pixel a
+    frame for three frames and is gone in the fourth: one new label, above every merged and lookahead
+    label, for those three frames; the lineage then makes her one parentless track."""
     rng = np.random.default_rng(0)
     images = [100 + 5 * rng.standard_normal((64, 64)) for _ in range(4)]
-    stack = np.zeros((4, 32, 32), np.int32)
-    stack[:, 4:12, 4:12] = 1
-    for index, image in enumerate(images):
+    merged = [np.zeros((32, 32), np.int32) for _ in range(4)]
+    for index, (image, frame) in enumerate(zip(images, merged)):
+        frame[4:12, 4:12] = 1
         image[8:24, 8:24] += 80
         if index < 3:
             image[40:56, 36 + index : 52 + index] += 80
     found = replace(PRESET, border=0, signal_object_sigmas=3.0, min_cell_area=100)
-    with SubmissionWriter(tmp_path / "01_RES", 3) as writer:
-        result, objects = write_tracked(
-            stack, [Track(1, 0, 3, 0)], (64, 64), found, writer, StageClock(), lambda *_: None, iter(images)
-        )  # fmt: skip
-        assert writer.commit(result).ok
-    assert result == [Track(1, 0, 3, 0), Track(2, 0, 2, 0)] and objects == 7
-    masks = [read_labels(tmp_path / "01_RES" / f"mask00{index}.tif") for index in range(4)]
-    assert all((mask[44:52, 44:50] == 2).all() for mask in masks[:3]) and not (masks[3] == 2).any()
+    add_signal_cells(merged, [np.full((32, 32), 6, np.int32)], iter(images), found)
+    assert all((frame[21:27, 21:25] == 7).all() for frame in merged[:3]) and set(np.unique(merged[3])) == {0, 1}
+    assert all(set(np.unique(frame)) == {0, 1, 7} for frame in merged[:3])
+    assert all((frame[4:12, 4:12] == 1).all() for frame in merged)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,9 @@ median absolute deviation from it of the pixels outside every mask.
 
 Where the preset says so (``signal_object_sigmas``), a connected region of signal that touches no
 mask and is as large as a cell (``min_cell_area``) becomes an object of its own: a dim cell, or one
-the network merged into a band of background, which the masks left out.
+the network merged into a band of background, which the masks left out. Such cells join the
+segmentation on the network grid before the lineage is built (:func:`signal_cells`), so that the
+lineage's rules (flickers, gaps, a cell the network loses for a frame) apply to them as to any cell.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 from ctc_submit.normalize import smoothed
+from ctc_submit.tracking.upsample import largest_pieces
 
 MAD_TO_SIGMA = 1.4826  # the MAD of normally distributed noise times this is its standard deviation
 PROFILE_SMOOTHING = 5  # rows (columns) over which the background's median profiles are median-filtered
@@ -75,3 +78,23 @@ def signal_objects(labels: np.ndarray, sigmas_above: np.ndarray | None, sigmas: 
     lookup = np.zeros(count + 1, dtype=np.int32)
     lookup[keep] = np.arange(1, len(keep) + 1, dtype=np.int32)
     return lookup[candidates]
+
+
+def signal_cells(
+    grid_labels: np.ndarray, image: np.ndarray, smoothing: float, trim_sigmas: float, sigmas: float, min_area: int
+) -> np.ndarray:
+    """The :func:`signal_objects` of ``image`` beside the objects of ``grid_labels`` (the network grid,
+    each frame pixel under the grid pixel it falls in) as they will be written, trimmed to
+    ``trim_sigmas`` and to their largest pieces; on that grid, labelled 1..n, a grid pixel taking the
+    highest region label among its frame pixels. A region may so take grid pixels of an object's
+    margin, which trimming would have taken away from it."""
+    rows = np.arange(image.shape[0]) * grid_labels.shape[0] // image.shape[0]
+    columns = np.arange(image.shape[1]) * grid_labels.shape[1] // image.shape[1]
+    covered = grid_labels[rows[:, None], columns[None, :]]
+    sigmas_above = significance(image, smoothing, covered == 0)
+    kept = largest_pieces(trim_to_signal(covered, sigmas_above, trim_sigmas))
+    regions = signal_objects(kept, sigmas_above, sigmas, min_area)
+    found = np.zeros(grid_labels.shape, dtype=np.int32)
+    ys, xs = np.nonzero(regions)
+    np.maximum.at(found, (rows[ys], columns[xs]), regions[ys, xs])
+    return found

@@ -106,14 +106,6 @@ class Reconciler:
         self.next_label = first_new
         self.frames = 0
         self.runs: dict[int, list[list[int]]] = {}  # label -> [first frame, last frame, label written] per run
-        self.given: set[int] = set()
-
-    def new_label(self) -> int:
-        """A label for an object found beside the lineage, above every label fed or given so far; it
-        may then be fed like the lineage's own and starts a parentless track."""
-        label, self.next_label = self.next_label, self.next_label + 1
-        self.given.add(label)
-        return label
 
     def frame(self, labels: Iterable[int]) -> dict[int, int]:
         """The relabelling {old: new} of the next frame, which holds ``labels``."""
@@ -121,7 +113,7 @@ class Reconciler:
         self.frames += 1
         relabel = {}
         for label in sorted(int(label) for label in labels):
-            if label >= self.first_new and label not in self.given:
+            if label >= self.first_new:
                 raise ValueError(f"label {label} is not below the first new label {self.first_new}")
             runs = self.runs.setdefault(label, [])
             if runs and runs[-1][1] == index - 1:
@@ -165,7 +157,7 @@ class Reconciler:
 
 
 class OverlapLinker:
-    """Labels for objects found beside the lineage (:func:`ctc_submit.tracking.intensity.signal_objects`),
+    """Labels for objects found beside the network's (:func:`ctc_submit.tracking.intensity.signal_cells`),
     linked one frame at a time: an object continues the label of the previous frame's object it
     shares the most pixels with, where they are at least ``min_share`` of the smaller of the two and
     no larger overlap claimed that label first; any other object takes a label from ``new_label``.

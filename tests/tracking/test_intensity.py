@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctc_submit.tracking.intensity import background_surface, signal_objects, significance, trim_to_signal
+from ctc_submit.tracking.intensity import (
+    background_surface,
+    signal_cells,
+    signal_objects,
+    significance,
+    trim_to_signal,
+)
 
 
 def noisy_frame_with_a_cell(seed: int = 0, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -86,3 +92,15 @@ def test_signal_objects_are_the_large_regions_of_signal_that_touch_no_mask():
     assert found.max() == 1 and (found[6:14, 46:59] == 1).all()
     assert not found[labels > 0].any() and not found[50:53, 50:53].any() and not found[45:60, 5:20].any()
     assert not signal_objects(labels, sigmas_above, 0.0, 50).any() and not signal_objects(labels, None, 3.0, 50).any()
+
+
+def test_a_cell_under_the_margin_of_a_mask_that_trimming_takes_away_is_found_on_the_grid():
+    rng = np.random.default_rng(3)
+    image = (100 + 5 * rng.standard_normal((64, 64))).astype(np.float32)
+    image[4:22, 4:22] += 60  # the cell the mask is for (its largest piece)
+    image[4:20, 36:52] += 60  # a second cell under the same (untrimmed) mask
+    grid = np.zeros((32, 32), np.int32)
+    grid[0:12, 0:28] = 1  # both cells and the background between them
+    found = signal_cells(grid, image, 1.0, 2.0, 3.0, min_area=50)
+    assert set(np.unique(found)) == {0, 1} and (found[3:9, 19:25] == 1).all() and not found[:, :12].any()
+    assert not signal_cells(grid, image, 1.0, 0.0, 3.0, min_area=50).any()  # untrimmed, the mask touches her

@@ -292,14 +292,6 @@ def test_reconcile_numbers_new_labels_as_they_are_needed_and_refuses_labels_it_c
         reconciler.frame({10})
 
 
-def test_labels_given_for_objects_beside_the_lineage_are_fed_and_start_parentless_tracks():
-    reconciler = Reconciler(graph_from_tracks([Track(1, 0, 1, 0)]), first_new=5)
-    given = reconciler.new_label()
-    assert given == 5 and reconciler.frame({1, given}) == {} and reconciler.frame({1}) == {}
-    assert reconciler.frame({given}) == {given: 6}  # a gap: continued under the next label
-    assert tracks_from_graph(reconciler.graph()) == [Track(1, 0, 1, 0), Track(5, 0, 0, 0), Track(6, 2, 2, 5)]
-
-
 def test_the_overlap_linker_continues_the_largest_overlap_once_and_numbers_the_rest():
     labels = iter(range(100, 200))
     linker = OverlapLinker(lambda: next(labels))
