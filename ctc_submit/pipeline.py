@@ -46,7 +46,7 @@ from ctc_submit.tracking.clustering import (
     start_worker,
     timed_cluster_pair,
 )
-from ctc_submit.tracking.intensity import signal_cells, significance, trim_to_signal
+from ctc_submit.tracking.intensity import frame_signal, signal_cells, significance, trim_to_signal
 from ctc_submit.tracking.lineage import (
     OverlapLinker,
     Reconciler,
@@ -395,8 +395,8 @@ def track_pairs(
         merged.append(frame)
         report("track", len(merged), total)
     with clock.stage("lineage"):
-        if images is not None and preset.signal_object_sigmas > 0:
-            add_signal_cells(merged, lookahead, images(), preset)
+        if images is not None and (preset.signal_sigmas > 0 or preset.signal_object_sigmas > 0):
+            signal_on_grid(merged, lookahead, images(), preset)
         grid = merged[0].shape
         rules = rules_of(on_grid(preset, grid_ratio(grid)))
         stack, tracks = build_lineage(
@@ -417,21 +417,33 @@ def track_pairs(
     )  # fmt: skip
 
 
-def add_signal_cells(
+def signal_on_grid(
     merged: list[np.ndarray], lookahead: list[np.ndarray], images: Iterable[np.ndarray], preset: Preset
 ) -> None:
-    """Add to each merged grid frame (in place) the cells its raw frame shows beside every object
-    (:func:`ctc_submit.tracking.intensity.signal_cells`), under labels above all of ``merged`` and
-    ``lookahead``'s, the same label where a region overlaps one of the frame before (:class:`OverlapLinker`)."""
+    """The raw frames' signal brought to the merged grid frames (in place) before the lineage: an
+    object whose mask, trimmed as it will be written (:func:`ctc_submit.tracking.intensity.frame_signal`),
+    never reaches ``min_cell_area`` goes; with ``signal_object_sigmas``, the cells each frame shows
+    beside the objects join (:func:`~ctc_submit.tracking.intensity.signal_cells`), under labels above
+    all of ``merged`` and ``lookahead``'s, the same label where a region overlaps one of the frame
+    before (:class:`OverlapLinker`)."""
     labels = itertools.count(max((int(frame.max(initial=0)) for frame in (*merged, *lookahead)), default=0) + 1)
     linker = OverlapLinker(lambda: next(labels))
     min_area = math.ceil(preset.min_cell_area)
+    largest: dict[int, int] = defaultdict(int)
     for frame, image in zip(merged, images):
-        found = signal_cells(
-            frame, image, preset.normalization_sigma, preset.signal_sigmas, preset.signal_object_sigmas, min_area
-        )
-        linked = linker.frame(found)
-        frame[found > 0] = linked[found > 0]
+        signal = frame_signal(frame, image, preset.normalization_sigma, preset.signal_sigmas)
+        for label in labels_present(frame):
+            largest[int(label)] = max(largest[int(label)], 0)
+        kept, areas = np.unique(signal.kept[signal.kept > 0], return_counts=True)
+        for label, area in zip(kept.tolist(), areas.tolist()):
+            largest[label] = max(largest[label], area)
+        if preset.signal_object_sigmas > 0:
+            found = signal_cells(signal, frame.shape, preset.signal_object_sigmas, min_area)
+            linked = linker.frame(found)
+            frame[found > 0] = linked[found > 0]
+    small = [label for label, area in largest.items() if area < max(min_area, 1)]
+    for frame in merged:
+        frame[np.isin(frame, small)] = 0
 
 
 def write_tracked(

@@ -20,7 +20,6 @@ from ctc_submit.pipeline import (
     ClusteringUsage,
     CorePlan,
     StageClock,
-    add_signal_cells,
     area_on_grid,
     border_band,
     cluster_pairs,
@@ -28,6 +27,7 @@ from ctc_submit.pipeline import (
     core_plan,
     prefetched,
     run_pipeline,
+    signal_on_grid,
     track_pairs,
     write_tracked,
 )
@@ -148,10 +148,34 @@ def test_cells_the_network_missed_join_the_grid_frames_under_labels_of_their_own
         if index < 3:
             image[40:56, 36 + index : 52 + index] += 80
     found = replace(PRESET, border=0, signal_object_sigmas=3.0, min_cell_area=100)
-    add_signal_cells(merged, [np.full((32, 32), 6, np.int32)], iter(images), found)
+    signal_on_grid(merged, [np.full((32, 32), 6, np.int32)], iter(images), found)
     assert all((frame[21:27, 21:25] == 7).all() for frame in merged[:3]) and set(np.unique(merged[3])) == {0, 1}
     assert all(set(np.unique(frame)) == {0, 1, 7} for frame in merged[:3])
     assert all((frame[4:12, 4:12] == 1).all() for frame in merged)
+
+
+def test_an_object_whose_trimmed_mask_never_reaches_a_cell_s_area_leaves_the_grid_frames():
+    """Object 2 sits on a dim speck: trimmed to the signal it keeps a few pixels in every frame, below
+    min_cell_area, and goes from every frame; object 1, over a bright cell, stays."""
+    rng = np.random.default_rng(1)
+    images = [100 + 5 * rng.standard_normal((64, 64)) for _ in range(3)]
+    for image in images:
+        image[8:24, 8:24] += 80
+        image[44:47, 44:47] += 80
+
+    def frames() -> list[np.ndarray]:
+        merged = [np.zeros((32, 32), np.int32) for _ in range(3)]
+        for frame in merged:
+            frame[4:12, 4:12], frame[20:26, 20:26] = 1, 2
+        return merged
+
+    trimming = replace(PRESET, signal_sigmas=2.0, min_cell_area=100)
+    merged = frames()
+    signal_on_grid(merged, [], iter(images), trimming)
+    assert all(set(np.unique(frame)) == {0, 1} for frame in merged)
+    merged = frames()
+    signal_on_grid(merged, [], iter(images), replace(trimming, min_cell_area=0))
+    assert all(set(np.unique(frame)) == {0, 1, 2} for frame in merged)  # no floor: only trimming, at writing
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,8 @@ lineage's rules (flickers, gaps, a cell the network loses for a frame) apply to 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage
 
@@ -80,21 +82,34 @@ def signal_objects(labels: np.ndarray, sigmas_above: np.ndarray | None, sigmas: 
     return lookup[candidates]
 
 
-def signal_cells(
-    grid_labels: np.ndarray, image: np.ndarray, smoothing: float, trim_sigmas: float, sigmas: float, min_area: int
-) -> np.ndarray:
-    """The :func:`signal_objects` of ``image`` beside the objects of ``grid_labels`` (the network grid,
-    each frame pixel under the grid pixel it falls in) as they will be written, trimmed to
-    ``trim_sigmas`` and to their largest pieces; on that grid, labelled 1..n, a grid pixel taking the
-    highest region label among its frame pixels. A region may so take grid pixels of an object's
-    margin, which trimming would have taken away from it."""
+@dataclass(frozen=True)
+class FrameSignal:
+    """A frame's signal beside the network grid's objects: ``kept`` holds the objects at the frame's
+    resolution (each frame pixel under the grid pixel it falls in, ``rows``/``columns`` of the grid)
+    as they will be written, trimmed to the signal and to their largest pieces; ``sigmas_above`` is
+    :func:`significance` (None without background)."""
+
+    kept: np.ndarray
+    sigmas_above: np.ndarray | None
+    rows: np.ndarray
+    columns: np.ndarray
+
+
+def frame_signal(grid_labels: np.ndarray, image: np.ndarray, smoothing: float, trim_sigmas: float) -> FrameSignal:
+    """The :class:`FrameSignal` of ``image`` beside ``grid_labels``, trimmed to ``trim_sigmas``."""
     rows = np.arange(image.shape[0]) * grid_labels.shape[0] // image.shape[0]
     columns = np.arange(image.shape[1]) * grid_labels.shape[1] // image.shape[1]
     covered = grid_labels[rows[:, None], columns[None, :]]
     sigmas_above = significance(image, smoothing, covered == 0)
-    kept = largest_pieces(trim_to_signal(covered, sigmas_above, trim_sigmas))
-    regions = signal_objects(kept, sigmas_above, sigmas, min_area)
-    found = np.zeros(grid_labels.shape, dtype=np.int32)
+    return FrameSignal(largest_pieces(trim_to_signal(covered, sigmas_above, trim_sigmas)), sigmas_above, rows, columns)
+
+
+def signal_cells(signal: FrameSignal, grid_shape: tuple[int, ...], sigmas: float, min_area: int) -> np.ndarray:
+    """The :func:`signal_objects` beside ``signal``'s kept objects on the grid, labelled 1..n: a grid
+    pixel takes the highest region label among its frame pixels. A region may so take grid pixels of
+    an object's margin, which trimming takes away from it."""
+    regions = signal_objects(signal.kept, signal.sigmas_above, sigmas, min_area)
+    found = np.zeros(grid_shape, dtype=np.int32)
     ys, xs = np.nonzero(regions)
-    np.maximum.at(found, (rows[ys], columns[xs]), regions[ys, xs])
+    np.maximum.at(found, (signal.rows[ys], signal.columns[xs]), regions[ys, xs])
     return found

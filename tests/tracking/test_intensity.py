@@ -7,6 +7,7 @@ import pytest
 
 from ctc_submit.tracking.intensity import (
     background_surface,
+    frame_signal,
     signal_cells,
     signal_objects,
     significance,
@@ -101,6 +102,9 @@ def test_a_cell_under_the_margin_of_a_mask_that_trimming_takes_away_is_found_on_
     image[4:20, 36:52] += 60  # a second cell under the same (untrimmed) mask
     grid = np.zeros((32, 32), np.int32)
     grid[0:12, 0:28] = 1  # both cells and the background between them
-    found = signal_cells(grid, image, 1.0, 2.0, 3.0, min_area=50)
+    signal = frame_signal(grid, image, 1.0, 2.0)
+    assert (signal.kept[4:22, 4:22] == 1).mean() > 0.9 and not signal.kept[:, 30:].any()
+    found = signal_cells(signal, grid.shape, 3.0, min_area=50)
     assert set(np.unique(found)) == {0, 1} and (found[3:9, 19:25] == 1).all() and not found[:, :12].any()
-    assert not signal_cells(grid, image, 1.0, 0.0, 3.0, min_area=50).any()  # untrimmed, the mask touches her
+    untrimmed = frame_signal(grid, image, 1.0, 0.0)
+    assert not signal_cells(untrimmed, grid.shape, 3.0, min_area=50).any()  # the mask touches her
