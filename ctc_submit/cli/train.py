@@ -6,6 +6,7 @@ import math
 import signal
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -167,6 +168,13 @@ def check_numbers(learning_rate: float, background_weight: float, crop_size: int
     type=POSITIVE,
     help="Random square crop of the network grid (256x256, or the frame scaled by the preset's network_scale).",
 )
+@click.option(
+    "--network-scale",
+    type=click.FloatRange(0.0, 4.0),
+    default=None,
+    help="Network-grid pixels per original pixel, 0 for the whole frame at 256x256 [default: the preset's]. "
+    "The model's card keeps it for inference; keep it when resuming.",
+)
 @click.option("--filters", default=64, show_default=True, type=POSITIVE, help="Filters per convolution.")
 @click.option(
     "--levels", default=7, show_default=True, type=click.IntRange(1, MAX_LEVELS), help="Levels of each hourglass."
@@ -257,12 +265,15 @@ def check_numbers(learning_rate: float, background_weight: float, crop_size: int
 )
 @click.option("--log-every", default=25, show_default=True, type=POSITIVE, help="Iterations between progress lines.")
 @user_errors
-def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, iterations, clip_length, crop_size, filters,
+def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, iterations, clip_length, crop_size,
+            network_scale, filters,
             levels, embedding_size, learning_rate, background_weight, neighbour_weighting, recurrent_window, max_frames,
             held_out, held_out_margin, validation_c, validate_every, checkpoint_every, time_budget, seed, precision, device,
             threads, log_every):  # fmt: skip
     """Train a model on annotated CTC sequences (TRA markers + SEG/ST masks), selected by the pipeline's score."""
     preset = get_preset(dataset)
+    if network_scale is not None:
+        preset = replace(preset, network_scale=network_scale)
     check_output(out, resume, overwrite)
     check_numbers(learning_rate, background_weight, crop_size, levels)
     if resume and init_from:

@@ -228,6 +228,7 @@ def test_train_command_validates_by_the_pipeline_score_keeps_the_best_and_resume
         (["--validation-c", "abc"], "--validation-c"),
         (["--clip-length", "30"], "longer than every run of training frames"),
         (["--resume"], "no checkpoint to resume from"),
+        (["--network-scale", "9"], "--network-scale"),
     ],
 )
 def test_bad_train_options_are_one_line_before_any_work(ctc_data, tmp_path, options, message):
