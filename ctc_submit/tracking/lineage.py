@@ -425,6 +425,8 @@ def link_tracks(stack: np.ndarray, graph: nx.DiGraph, rules: LineageRules) -> No
                     _cut(stack, graph, mother, begin, next_label)
                     graph.add_edge(mother, candidates[0])
                     next_label += 1
+                elif len(candidates) == 1 and _hands_over(stack, graph, mother, candidates[0], begin, rules):
+                    _take_over(stack, graph, mother, candidates[0], begin)
             else:
                 _follow_ended_mother(stack, graph, mother, candidates, begin, rules)
 
@@ -452,6 +454,27 @@ def _lasting(stack: np.ndarray, graph: nx.DiGraph, labels: Iterable[int], rules:
                 return bool(begin == 0)
             end = graph.nodes[following]["end"]
     return True
+
+
+def _hands_over(stack: np.ndarray, graph: nx.DiGraph, mother: int, label: int, begin: int, rules: LineageRules) -> bool:
+    """Whether new track ``label`` takes over from ``mother``, whom she appeared beside: the mother's
+    remainder is a flicker (at most ``flicker_length`` frames, not the video's last) while the new
+    track lasts beyond it; the remainder is a fragment of the same cell."""
+    end = graph.nodes[mother]["end"]
+    return (
+        end - begin + 1 <= rules.flicker_length
+        and end < len(stack) - 1
+        and graph.nodes[label]["end"] > end
+        and _lasting(stack, graph, [label], rules)
+    )
+
+
+def _take_over(stack: np.ndarray, graph: nx.DiGraph, mother: int, label: int, begin: int) -> None:
+    """Join the mother's masks from ``begin`` on to track ``label``, which then continues her."""
+    for frame in stack[begin : graph.nodes[mother]["end"] + 1]:
+        frame[frame == mother] = label
+    graph.nodes[mother]["end"] = begin - 1
+    _relabel_track(stack, graph, label, mother)
 
 
 def _splits_off(stack: np.ndarray, graph: nx.DiGraph, mother: int, label: int, begin: int, rules: LineageRules) -> bool:

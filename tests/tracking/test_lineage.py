@@ -178,6 +178,15 @@ def test_a_blip_beside_a_cell_is_dropped_but_one_alone_or_at_the_start_is_kept()
     assert len(tracks) == 2
 
 
+def test_a_new_track_beside_a_mother_whose_remainder_flickers_out_takes_over_from_her():
+    """The cell's mask breaks in frame 2 into a fragment that keeps her label for that frame alone and a
+    new label that goes on: one track, the fragment joined to the new mask."""
+    mother, fragment, new = (1, 2, 2, 6, 6), (1, 2, 2, 2, 2), (2, 3, 4, 5, 5)
+    stack, tracks = build_lineage(stack_of([mother], [mother], [fragment, new], [new], [new], [new]), LineageRules())
+    assert tracks == [Track(1, 0, 5, 0)]
+    assert (stack[2] == 1).sum() == 4 + 25
+
+
 def test_a_flicker_that_over_splits_a_cell_is_merged_back_into_it():
     whole, left, right = (1, 2, 2, 6, 8), (1, 2, 2, 6, 4), (2, 2, 6, 6, 4)
     stack, tracks = build_lineage(stack_of([whole], [left, right], [whole], [whole]), LineageRules())
