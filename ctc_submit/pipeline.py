@@ -433,7 +433,7 @@ def signal_on_grid(
     for frame, image in zip(merged, images):
         signal = frame_signal(frame, image, preset.normalization_sigma, preset.signal_sigmas)
         for label in labels_present(frame):
-            largest[int(label)] = max(largest[int(label)], 0)
+            largest.setdefault(int(label), 0)  # an object trimmed away entirely counts as area 0
         kept, areas = np.unique(signal.kept[signal.kept > 0], return_counts=True)
         for label, area in zip(kept.tolist(), areas.tolist()):
             largest[label] = max(largest[label], area)
