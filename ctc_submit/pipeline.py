@@ -54,6 +54,7 @@ from ctc_submit.tracking.lineage import (
     count_divisions,
     graph_from_tracks,
     relabel_frame,
+    remove_labels_below,
     rules_of,
     tracks_from_graph,
 )
@@ -382,7 +383,8 @@ def track_pairs(
     clock = clock or StageClock()
     usage = ClusteringUsage()
     background_test: dict[str, float] = {}
-    if (preset.signal_sigmas > 0 or preset.signal_object_sigmas > 0) and images is None:
+    reads_signal = preset.signal_sigmas > 0 or preset.signal_object_sigmas > 0
+    if reads_signal and images is None:
         raise ValueError(
             "the preset measures the signal (signal_sigmas, signal_object_sigmas), which needs the raw frames"
         )
@@ -395,7 +397,7 @@ def track_pairs(
         merged.append(frame)
         report("track", len(merged), total)
     with clock.stage("lineage"):
-        if images is not None and (preset.signal_sigmas > 0 or preset.signal_object_sigmas > 0):
+        if images is not None and reads_signal:
             signal_on_grid(merged, lookahead, images(), preset)
         grid = merged[0].shape
         rules = rules_of(on_grid(preset, grid_ratio(grid)))
@@ -426,24 +428,19 @@ def signal_on_grid(
     beside the objects join (:func:`~ctc_submit.tracking.intensity.signal_cells`), under labels above
     all of ``merged`` and ``lookahead``'s, the same label where a region overlaps one of the frame
     before (:class:`OverlapLinker`)."""
-    labels = itertools.count(max((int(frame.max(initial=0)) for frame in (*merged, *lookahead)), default=0) + 1)
+    first_new = max((int(frame.max(initial=0)) for frame in (*merged, *lookahead)), default=0) + 1
+    labels = itertools.count(first_new)
     linker = OverlapLinker(lambda: next(labels))
     min_area = math.ceil(preset.min_cell_area)
-    largest: dict[int, int] = defaultdict(int)
+    largest = np.zeros(first_new, dtype=np.int64)  # an object trimmed away entirely keeps area 0
     for frame, image in zip(merged, images):
         signal = frame_signal(frame, image, preset.normalization_sigma, preset.signal_sigmas)
-        for label in labels_present(frame):
-            largest.setdefault(int(label), 0)  # an object trimmed away entirely counts as area 0
-        kept, areas = np.unique(signal.kept[signal.kept > 0], return_counts=True)
-        for label, area in zip(kept.tolist(), areas.tolist()):
-            largest[label] = max(largest[label], area)
+        np.maximum(largest, np.bincount(signal.kept.ravel(), minlength=first_new), out=largest)
         if preset.signal_object_sigmas > 0:
             found = signal_cells(signal, frame.shape, preset.signal_object_sigmas, min_area)
             linked = linker.frame(found)
             frame[found > 0] = linked[found > 0]
-    small = [label for label, area in largest.items() if area < max(min_area, 1)]
-    for frame in merged:
-        frame[np.isin(frame, small)] = 0
+    remove_labels_below(merged, largest, max(min_area, 1))
 
 
 def write_tracked(
