@@ -508,11 +508,11 @@ def _follow_ended_mother(
         and is_division(last, list(firsts.values()), rules)
         and _rounded_up(stack, graph, mother, end, rules)
     ):
-        hidden = {label: _hidden_cell(stack, graph, label, begin, mother, rules) for label in candidates}
-        if not any(hidden.values()):
+        left = _continue_hidden(stack, graph, candidates, begin, mother, rules)
+        if len(left) == len(candidates):  # no cell came out from under her: her daughters
             graph.add_edges_from((mother, label) for label in candidates)
             return
-        candidates = _continue_hidden(stack, graph, candidates, begin, mother, rules)
+        candidates = left
         if not candidates:
             return
     best = max(candidates, key=lambda label: (iou(last, firsts[label]), -label))
