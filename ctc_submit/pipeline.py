@@ -46,7 +46,14 @@ from ctc_submit.tracking.clustering import (
     start_worker,
     timed_cluster_pair,
 )
-from ctc_submit.tracking.intensity import frame_signal, signal_cells, significance, trim_to_signal
+from ctc_submit.tracking.intensity import (
+    BRIGHT_QUANTILE,
+    frame_signal,
+    label_quantiles,
+    signal_cells,
+    significance,
+    trim_to_signal,
+)
 from ctc_submit.tracking.lineage import (
     OverlapLinker,
     Reconciler,
@@ -54,7 +61,7 @@ from ctc_submit.tracking.lineage import (
     count_divisions,
     graph_from_tracks,
     relabel_frame,
-    remove_labels_below,
+    remove_labels,
     rules_of,
     tracks_from_graph,
 )
@@ -383,10 +390,9 @@ def track_pairs(
     clock = clock or StageClock()
     usage = ClusteringUsage()
     background_test: dict[str, float] = {}
-    reads_signal = preset.signal_sigmas > 0 or preset.signal_object_sigmas > 0
-    if reads_signal and images is None:
+    if preset.reads_signal and images is None:
         raise ValueError(
-            "the preset measures the signal (signal_sigmas, signal_object_sigmas), which needs the raw frames"
+            "the preset measures the signal (signal_sigmas, signal_object_sigmas, min_cell_sigmas), which needs the raw frames"
         )
     labelled = clock.iterate(
         cluster_pairs(pairs, preset, clustering, jobs, workers, usage, blank, background_test), "clustering"
@@ -397,7 +403,7 @@ def track_pairs(
         merged.append(frame)
         report("track", len(merged), total)
     with clock.stage("lineage"):
-        if images is not None and reads_signal:
+        if images is not None and preset.reads_signal:
             signal_on_grid(merged, lookahead, images(), preset)
         grid = merged[0].shape
         rules = rules_of(on_grid(preset, grid_ratio(grid)))
@@ -422,25 +428,49 @@ def track_pairs(
 def signal_on_grid(
     merged: list[np.ndarray], lookahead: list[np.ndarray], images: Iterable[np.ndarray], preset: Preset
 ) -> None:
-    """The raw frames' signal brought to the merged grid frames (in place) before the lineage: an
-    object whose mask, trimmed as it will be written (:func:`ctc_submit.tracking.intensity.frame_signal`),
-    never reaches ``min_cell_area`` goes; with ``signal_object_sigmas``, the cells each frame shows
-    beside the objects join (:func:`~ctc_submit.tracking.intensity.signal_cells`), under labels above
-    all of ``merged`` and ``lookahead``'s, the same label where a region overlaps one of the frame
-    before (:class:`OverlapLinker`)."""
+    """The raw frames' signal brought to the merged grid frames (in place) before the lineage. With
+    ``signal_object_sigmas``, the cells each frame shows beside the objects join
+    (:func:`~ctc_submit.tracking.intensity.signal_cells`), under labels above all of ``merged`` and
+    ``lookahead``'s, the same label where a region overlaps one of the frame before
+    (:class:`OverlapLinker`). Then every object is measured as it will be written (trimmed,
+    :func:`ctc_submit.tracking.intensity.frame_signal`), and one that never reaches ``min_cell_area``,
+    or never the brightness of ``min_cell_sigmas`` (:data:`~ctc_submit.tracking.intensity.BRIGHT_QUANTILE`
+    of its pixels at least that many noise sigmas up), goes."""
     first_new = max((int(frame.max(initial=0)) for frame in (*merged, *lookahead)), default=0) + 1
     labels = itertools.count(first_new)
     linker = OverlapLinker(lambda: next(labels))
     min_area = math.ceil(preset.min_cell_area)
-    largest = np.zeros(first_new, dtype=np.int64)  # an object trimmed away entirely keeps area 0
+    largest = np.zeros(first_new)  # an object trimmed away entirely keeps area 0 ...
+    brightest = np.zeros(first_new)  # ... and brightness 0
     for frame, image in zip(merged, images):
         signal = frame_signal(frame, image, preset.normalization_sigma, preset.signal_sigmas)
-        np.maximum(largest, np.bincount(signal.kept.ravel(), minlength=first_new), out=largest)
+        written = signal.kept
         if preset.signal_object_sigmas > 0:
-            found = signal_cells(signal, frame.shape, preset.signal_object_sigmas, min_area)
+            found, regions = signal_cells(signal, frame.shape, preset.signal_object_sigmas, min_area)
             linked = linker.frame(found)
             frame[found > 0] = linked[found > 0]
-    remove_labels_below(merged, largest, max(min_area, 1))
+            label_of_region = np.zeros(int(regions.max(initial=0)) + 1, dtype=written.dtype)
+            label_of_region[found[found > 0]] = linked[found > 0]
+            written = np.where(regions > 0, label_of_region[regions], written)
+        count = int(written.max(initial=0)) + 1
+        largest = _running_max(largest, np.bincount(written.ravel(), minlength=count))
+        if preset.min_cell_sigmas > 0:
+            levels = (
+                np.full(count, np.inf)
+                if signal.sigmas_above is None
+                else label_quantiles(written, signal.sigmas_above, BRIGHT_QUANTILE, count)
+            )
+            brightest = _running_max(brightest, levels)
+    too_dim = brightest < preset.min_cell_sigmas if preset.min_cell_sigmas > 0 else False
+    remove_labels(merged, np.flatnonzero((largest < max(min_area, 1)) | too_dim))
+
+
+def _running_max(total: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The elementwise maximum of ``total`` and ``values``, as long as the longer (missing entries 0)."""
+    grown = np.zeros(max(len(total), len(values)))
+    grown[: len(total)] = total
+    np.maximum(grown[: len(values)], values, out=grown[: len(values)])
+    return grown
 
 
 def write_tracked(

@@ -178,6 +178,36 @@ def test_an_object_whose_trimmed_mask_never_reaches_a_cell_s_area_leaves_the_gri
     assert all(set(np.unique(frame)) == {0, 1, 2} for frame in merged)  # no floor: only trimming, at writing
 
 
+def test_an_object_never_as_bright_as_a_cell_leaves_the_grid_frames_whether_the_network_or_the_signal_found_it():
+    """Object 1 covers a bright cell (over 150 noise sigmas up), object 2 a dim process (7-9 sigmas, 14
+    in frame 1); a dim region no object covers (11-13 sigmas) becomes a signal cell, label 3. With
+    min_cell_sigmas 20 the process and the signal cell go from every frame; at 13.5 the process,
+    bright enough in frame 1, stays in all three; at 0 (off) everything stays."""
+    rng = np.random.default_rng(2)
+    images = [100 + 5 * rng.standard_normal((96, 96)) for _ in range(3)]
+    for index, image in enumerate(images):
+        image[8:24, 8:24] += 150  # the cell
+        image[40:56, 8:24] += 12 if index == 1 else 8  # the process, brightest in frame 1
+        image[64:80, 60:76] += 10  # a dim region beside every object
+
+    def frames() -> list[np.ndarray]:
+        merged = [np.zeros((48, 48), np.int32) for _ in range(3)]
+        for frame in merged:
+            frame[4:12, 4:12], frame[20:28, 4:12] = 1, 2
+        return merged
+
+    preset = replace(PRESET, border=0, signal_sigmas=2.0, signal_object_sigmas=3.0, min_cell_area=100)
+    merged = frames()
+    signal_on_grid(merged, [], iter(images), replace(preset, min_cell_sigmas=20.0))
+    assert all(set(np.unique(frame)) == {0, 1} for frame in merged)
+    merged = frames()
+    signal_on_grid(merged, [], iter(images), replace(preset, min_cell_sigmas=13.5))
+    assert all(set(np.unique(frame)) == {0, 1, 2} for frame in merged)
+    merged = frames()
+    signal_on_grid(merged, [], iter(images), preset)
+    assert all(set(np.unique(frame)) == {0, 1, 2, 3} for frame in merged)
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     return load(save_tiny_model(tmp_path_factory.mktemp("model") / "tiny.pt", PRESET.name), device="cpu")

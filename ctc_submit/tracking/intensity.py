@@ -19,6 +19,12 @@ mask and is as large as a cell (``min_cell_area``) becomes an object of its own:
 the network merged into a band of background, which the masks left out. Such cells join the
 segmentation on the network grid before the lineage is built (:func:`signal_cells`), so that the
 lineage's rules (flickers, gaps, a cell the network loses for a frame) apply to them as to any cell.
+
+Where the preset says so (``min_cell_sigmas``), an object must be bright somewhere: a cell's body
+stands far above the noise in at least one frame, while the thin processes and debris that the network
+and the signal also pick up stay dim in every frame. The brightness of a mask is the level its
+brightest tenth of pixels reaches (:func:`label_quantiles`), robust to a few hot pixels and to the
+dim rim that trimming leaves.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from scipy import ndimage
 from ctc_submit.normalize import smoothed
 from ctc_submit.tracking.upsample import largest_pieces
 
+BRIGHT_QUANTILE = 0.9  # a mask's brightness: the level its brightest tenth of pixels reaches
 MAD_TO_SIGMA = 1.4826  # the MAD of normally distributed noise times this is its standard deviation
 PROFILE_SMOOTHING = 5  # rows (columns) over which the background's median profiles are median-filtered
 
@@ -82,6 +89,24 @@ def signal_objects(labels: np.ndarray, sigmas_above: np.ndarray | None, sigmas: 
     return lookup[candidates]
 
 
+def label_quantiles(labels: np.ndarray, values: np.ndarray, quantile: float, count: int) -> np.ndarray:
+    """For each label 0..``count`` - 1, the ``quantile`` of ``values`` over its pixels of ``labels``
+    (the lower neighbour, no interpolation); 0 for a label without pixels. Label 0 is left at 0."""
+    levels = np.zeros(count, dtype=np.float64)
+    inside = labels > 0
+    owners = labels[inside].astype(np.int64)
+    if owners.size == 0:
+        return levels
+    order = np.lexsort((values[inside], owners))
+    sizes = np.bincount(owners, minlength=count)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    present = np.flatnonzero(sizes)
+    present = present[present > 0]
+    picks = starts[present] + np.floor(quantile * (sizes[present] - 1)).astype(np.int64)
+    levels[present] = values[inside][order][picks]
+    return levels
+
+
 @dataclass(frozen=True)
 class FrameSignal:
     """A frame's signal beside the network grid's objects: ``kept`` holds the objects at the frame's
@@ -104,12 +129,14 @@ def frame_signal(grid_labels: np.ndarray, image: np.ndarray, smoothing: float, t
     return FrameSignal(largest_pieces(trim_to_signal(covered, sigmas_above, trim_sigmas)), sigmas_above, rows, columns)
 
 
-def signal_cells(signal: FrameSignal, grid_shape: tuple[int, ...], sigmas: float, min_area: int) -> np.ndarray:
-    """The :func:`signal_objects` beside ``signal``'s kept objects on the grid, labelled 1..n: a grid
-    pixel takes the highest region label among its frame pixels. A region may so take grid pixels of
-    an object's margin, which trimming takes away from it."""
+def signal_cells(
+    signal: FrameSignal, grid_shape: tuple[int, ...], sigmas: float, min_area: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The :func:`signal_objects` beside ``signal``'s kept objects, labelled 1..n, on the grid and at
+    the frame's resolution: a grid pixel takes the highest region label among its frame pixels. A
+    region may so take grid pixels of an object's margin, which trimming takes away from it."""
     regions = signal_objects(signal.kept, signal.sigmas_above, sigmas, min_area)
     found = np.zeros(grid_shape, dtype=np.int32)
     ys, xs = np.nonzero(regions)
     np.maximum.at(found, (signal.rows[ys], signal.columns[xs]), regions[ys, xs])
-    return found
+    return found, regions

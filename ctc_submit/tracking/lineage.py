@@ -231,17 +231,15 @@ def remove_small_cells(stack: np.ndarray, min_area: float) -> None:
     for frame in stack:
         counts = np.bincount(frame.ravel(), minlength=len(largest))
         np.maximum(largest, counts, out=largest)
-    remove_labels_below(stack, largest, min_area)
+    remove_labels(stack, np.flatnonzero(largest < min_area))
 
 
-def remove_labels_below(frames: Iterable[np.ndarray], largest: np.ndarray, min_area: float) -> None:
-    """Zero, in place in every frame, each label whose largest area ``largest[label]`` is below ``min_area``
-    (labels beyond ``largest`` are kept)."""
-    small = np.flatnonzero(largest < min_area)
-    small = small[small > 0]
-    if small.size:
+def remove_labels(frames: Iterable[np.ndarray], labels: np.ndarray) -> None:
+    """Zero, in place in every frame, the pixels of ``labels`` (0 among them is ignored)."""
+    labels = labels[labels > 0]
+    if labels.size:
         for frame in frames:
-            frame[np.isin(frame, small)] = 0
+            frame[np.isin(frame, labels)] = 0
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ctc_submit.tracking.intensity import (
     background_surface,
     frame_signal,
+    label_quantiles,
     signal_cells,
     signal_objects,
     significance,
@@ -104,7 +107,21 @@ def test_a_cell_under_the_margin_of_a_mask_that_trimming_takes_away_is_found_on_
     grid[0:12, 0:28] = 1  # both cells and the background between them
     signal = frame_signal(grid, image, 1.0, 2.0)
     assert (signal.kept[4:22, 4:22] == 1).mean() > 0.9 and not signal.kept[:, 30:].any()
-    found = signal_cells(signal, grid.shape, 3.0, min_area=50)
+    found, regions = signal_cells(signal, grid.shape, 3.0, min_area=50)
     assert set(np.unique(found)) == {0, 1} and (found[3:9, 19:25] == 1).all() and not found[:, :12].any()
+    assert set(np.unique(regions)) == {0, 1} and (regions[6:18, 38:50] == 1).all() and not regions[:, :30].any()
     untrimmed = frame_signal(grid, image, 1.0, 0.0)
-    assert not signal_cells(untrimmed, grid.shape, 3.0, min_area=50).any()  # the mask touches her
+    assert not signal_cells(untrimmed, grid.shape, 3.0, min_area=50)[0].any()  # the mask touches her
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 6), st.sampled_from([0.0, 0.5, 0.9, 1.0]))
+def test_label_quantiles_are_numpy_s_lower_percentile_of_each_label_s_pixels(seed, count, quantile):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, count, size=(9, 11))
+    values = rng.standard_normal((9, 11))
+    levels = label_quantiles(labels, values, quantile, count + 2)
+    assert levels.shape == (count + 2,) and levels[0] == 0 and (levels[count:] == 0).all()
+    for label in range(1, count):
+        pixels = values[labels == label]
+        expected = np.percentile(pixels, 100 * quantile, method="lower") if pixels.size else 0.0
+        assert levels[label] == expected
