@@ -7,7 +7,7 @@ how many earlier frames are searched for a new track's parent.
 
 network_scale says at which scale a dataset is processed: 0 (the paper's way) resizes every frame
 to 256x256 whatever its size; a positive value resizes it to that many network-grid pixels per
-original pixel and runs the network on overlapping 256x256 tiles of that grid
+original pixel and runs the network on overlapping tiles of that grid
 (:mod:`ctc_submit.model.tiling`). Small, dense nuclei lose too much at 256x256: Fluo-N2DH-SIM+
 runs at 0.75, about twice the paper's 690 -> 256. Every value counted in grid pixels here (m_pts
 an area, c and the lineage distances lengths) is counted on the paper's 256x256 grid and converted

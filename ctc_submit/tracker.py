@@ -57,7 +57,7 @@ class Model:
         """Segment and track ``frames`` (a folder of ``tNNN.tif``, a multi-page TIFF, a (T, Y, X) array
         or frames already opened) into the CTC result folder ``output_dir``; the cores are shared between the network
         and the clustering as in ``ctc-submit run``."""
-        plan = core_plan(str(self.device))
+        plan = core_plan(str(self.device), network_bound=self.preset.network_scale > 0)
         plan.apply()
         chosen = resolve_precision(precision, self.device)
         result = run_pipeline(

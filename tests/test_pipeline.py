@@ -259,6 +259,8 @@ def test_network_and_clustering_share_the_cores():
     assert core_plan("cpu", cores=2) == CorePlan(network_threads=1, clustering_processes=1, clustering_threads=1)
     assert core_plan("cpu", cores=16) == CorePlan(8, 8, 1)
     assert core_plan("cpu", cores=1) == CorePlan(1, 0, 1)
+    assert core_plan("cpu", cores=2, network_bound=True) == CorePlan(2, 0, 1)  # tiles: the network takes both
+    assert core_plan("cpu", cores=16, network_bound=True) == CorePlan(12, 4, 1)
 
 
 def test_a_one_frame_sequence_gives_a_one_frame_result(ctc_data, tmp_path):
@@ -298,8 +300,9 @@ def test_a_prefetch_abandoned_early_stops_its_producer():
 
 def test_core_plans_leave_no_core_idle_and_none_oversubscribed():
     for cores in range(1, 17):
-        plan = core_plan("cpu", cores=cores)
-        assert plan.network_threads + plan.clustering_processes * plan.clustering_threads == cores or cores == 1
+        for network_bound in (False, True):
+            plan = core_plan("cpu", cores=cores, network_bound=network_bound)
+            assert plan.network_threads + plan.clustering_processes * plan.clustering_threads == cores or cores == 1
 
 
 def test_a_blank_frame_gets_no_ghosts_of_the_cells_before_it(ctc_data):

@@ -173,7 +173,7 @@ def scores_of_shipped_script(ctc_data: Path, tmp_path: Path, dataset_name: str, 
 
 @pytest.mark.slow
 def test_the_shipped_model_tracks_the_first_frames_of_sim_01_on_tiles(ctc_data, tmp_path):
-    """SIM+ on 256x256 tiles of its frames resized by 0.75: frames 0-5 with the shipped model, scored on
+    """SIM+ on 320x320 tiles of its frames resized by 0.75: frames 0-5 with the shipped model, scored on
     the gold segmentation of every frame. Over all 65 frames of 01 the shipped model scores SEG 0.84,
     TRA 0.96, DET 0.97; a DIC-HeLa model in its place finds no nuclei (0 objects)."""
     scores = scores_of_shipped_script(ctc_data, tmp_path, "Fluo-N2DH-SIM+", 6)

@@ -51,7 +51,7 @@ def load_model(path: str | Path, device: str = "auto") -> tuple[StackedHourglass
     return network, card
 
 
-# Tiles in one forward on a CPU. A batch of all 9 tiles of a SIM+ frame (256x256, 32 filters)
+# Tiles in one forward on a CPU. A batch of all 9 256x256 tiles of a SIM+ frame (32 filters)
 # ran 1.5x slower than forwards of 1-3 tiles on one thread (its activations leave the caches);
 # an accelerator takes all tiles of a frame as one batch.
 CPU_TILES_PER_FORWARD = 1

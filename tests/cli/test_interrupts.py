@@ -30,13 +30,12 @@ def hang(pair, **options):
 DRIVER = """
 import sys
 import hanging_clustering
-from ctc_submit import pipeline
+from ctc_submit import pipeline, tracker
 from ctc_submit.cli import main
-from ctc_submit.cli import run
 
 if __name__ == "__main__":
     pipeline.timed_cluster_pair = hanging_clustering.hang
-    run.core_plan = lambda device: pipeline.CorePlan(1, 1, 1)
+    tracker.core_plan = lambda device, **_: pipeline.CorePlan(1, 1, 1)
     main(sys.argv[1:], prog_name="ctc-submit")
 """
 

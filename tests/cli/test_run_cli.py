@@ -42,7 +42,7 @@ def invoke_on(folder, *options):
 
 
 def test_a_run_writes_a_valid_result_and_a_report_beside_it_with_scores(layout, tiny_model, monkeypatch):
-    monkeypatch.setattr(tracker, "core_plan", lambda device: CorePlan(1, 1, 1))  # one clustering process
+    monkeypatch.setattr(tracker, "core_plan", lambda device, **_: CorePlan(1, 1, 1))  # one clustering process
     result = invoke_on(layout, "--dataset", DATASET, "--model", tiny_model, "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert validate_result(layout / "01_RES", layout / "01_GT").ok
@@ -80,7 +80,7 @@ def test_a_run_writes_a_valid_result_and_a_report_beside_it_with_scores(layout, 
 
 def test_no_score_skips_scoring_and_the_card_sets_the_recurrent_window(layout, tmp_path, monkeypatch):
     model = save_tiny_model(tmp_path / "windowed.pt", DATASET, recurrent_window={"hop": 2, "warmup": 1})
-    monkeypatch.setattr(tracker, "core_plan", lambda device: CorePlan(1, 0, 1))  # clustering in this process
+    monkeypatch.setattr(tracker, "core_plan", lambda device, **_: CorePlan(1, 0, 1))  # clustering in this process
     result = invoke_on(layout, "--dataset", "DIC-HeLa", "--model", model, "--no-score")
     assert result.exit_code == 0, result.output
     report = json.loads((layout / "01_RES.run_report.json").read_text())

@@ -11,7 +11,17 @@ from hypothesis import strategies as st
 
 from ctc_submit.model.inference import RecurrentWindow, embed_pairs, embed_sequence
 from ctc_submit.model.network import NetworkConfig, StackedHourglass
-from ctc_submit.model.tiling import OVERLAP, axis_starts, blend_tiles, cut_tiles, ramp, tile_layout, tile_weights
+from ctc_submit.model.tiling import (
+    OVERLAP,
+    TILE_EDGES,
+    axis_starts,
+    blend_tiles,
+    cut_tiles,
+    ramp,
+    tile_edge,
+    tile_layout,
+    tile_weights,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -32,16 +42,28 @@ def test_a_layout_covers_the_grid_exactly_with_tiles_of_one_shape(rows, cols):
     layout = tile_layout((rows, cols))
     covered = np.zeros((rows, cols), np.int32)
     for row_slice, col_slice in layout.slices():
-        assert covered[row_slice, col_slice].shape == layout.tile == (min(256, rows), min(256, cols))
+        assert covered[row_slice, col_slice].shape == layout.tile
+        assert all(edge in TILE_EDGES or edge == length < 256 for edge, length in zip(layout.tile, (rows, cols)))
         covered[row_slice, col_slice] += 1
     assert covered.min() >= 1
     assert layout.whole == (len(layout.corners) == 1)
 
 
-def test_a_grid_of_the_networks_size_is_one_whole_tile_and_the_sim_grid_nine():
+def test_a_grid_of_the_networks_size_is_one_whole_tile_and_the_sim_grid_four_of_320():
     assert tile_layout((256, 256)).whole and tile_layout((40, 60)).whole
     sim = tile_layout((518, 471))
-    assert not sim.whole and len(sim.corners) == 9 and sim.corners[-1] == (262, 215)
+    assert not sim.whole and sim.tile == (320, 320) and sim.corners == ((0, 0), (0, 151), (198, 0), (198, 151))
+    assert len(tile_layout((518, 471), (256, 256)).corners) == 9  # 589 824 tile pixels against 409 600
+    assert tile_layout((300, 384)).tile == (256, 384)  # an axis of 300 takes two tiles of 256, not one of 320
+
+
+@settings(max_examples=60, deadline=None)
+@given(length=st.integers(1, 2000))
+def test_the_tile_edge_covers_an_axis_with_the_fewest_pixels_and_never_exceeds_it(length):
+    edge = tile_edge(length)
+    assert edge <= length and (edge in TILE_EDGES or edge == length < min(TILE_EDGES))
+    cost = len(axis_starts(length, edge)) * edge
+    assert all(len(axis_starts(length, other)) * other >= cost for other in TILE_EDGES if other <= length)
 
 
 def test_blending_weights_rise_smoothly_from_the_edges_and_stay_positive():
