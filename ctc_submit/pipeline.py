@@ -345,8 +345,8 @@ def core_plan(device: str, cores: int | None = None, network_bound: bool = False
     bench_cores.py): torch with 2 threads next to a busy clustering process ran slower, its
     threads spinning while they wait for each other. A ``network_bound`` video (a tiled grid: several
     tiles per frame, Fluo-N2DH-SIM+) keeps a clustering process mostly idle, so most cores
-    go to the network: on 2 cores both, clustering in between frames (SIM+ 01, 20 frames, AVX2 fp32:
-    43.8 s against 70.8 s for 1+1). A GPU leaves the cores to clustering.
+    go to the network: on 2 cores both, clustering in between frames (``bench_cores.py --dataset
+    Fluo-N2DH-SIM+ --frames 20``, AVX2 fp32: 43.8 s against 70.8 s for 1+1). A GPU leaves the cores to clustering.
     """
     cores = cores or available_cores()
     if resolve_device(device).type != "cpu":
