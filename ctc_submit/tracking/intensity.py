@@ -16,7 +16,9 @@ median absolute deviation from it of the pixels outside every mask.
 
 Where the preset says so (``signal_object_sigmas``), a connected region of signal that touches no
 mask and is as large as a cell (``min_cell_area``) becomes an object of its own: a dim cell, or one
-the network merged into a band of background, which the masks left out. Such cells join the
+the network merged into a band of background, which the masks left out. So does a piece as large as
+a cell that trimming cut off a mask beside its largest one: the network gave two touching cells one
+mask, and only the larger would be written. Such cells join the
 segmentation on the network grid before the lineage is built (:func:`signal_cells`), so that the
 lineage's rules (flickers, gaps, a cell the network loses for a frame) apply to them as to any cell.
 
@@ -36,6 +38,7 @@ from scipy import ndimage
 
 from ctc_submit.normalize import smoothed
 from ctc_submit.tracking.upsample import largest_pieces
+from ctc_submit.validate import connected_pieces
 
 BRIGHT_QUANTILE = 0.9  # a mask's brightness: the level its brightest tenth of pixels reaches
 MAD_TO_SIGMA = 1.4826  # the MAD of normally distributed noise times this is its standard deviation
@@ -118,6 +121,7 @@ class FrameSignal:
     sigmas_above: np.ndarray | None
     rows: np.ndarray
     columns: np.ndarray
+    left_out: np.ndarray  # pixels of the trimmed objects outside their largest pieces
 
 
 def frame_signal(grid_labels: np.ndarray, image: np.ndarray, smoothing: float, trim_sigmas: float) -> FrameSignal:
@@ -126,16 +130,36 @@ def frame_signal(grid_labels: np.ndarray, image: np.ndarray, smoothing: float, t
     columns = np.arange(image.shape[1]) * grid_labels.shape[1] // image.shape[1]
     covered = grid_labels[rows[:, None], columns[None, :]]
     sigmas_above = significance(image, smoothing, covered == 0)
-    return FrameSignal(largest_pieces(trim_to_signal(covered, sigmas_above, trim_sigmas)), sigmas_above, rows, columns)
+    trimmed = trim_to_signal(covered, sigmas_above, trim_sigmas)
+    kept = largest_pieces(trimmed)
+    return FrameSignal(kept, sigmas_above, rows, columns, (trimmed > 0) & (kept == 0))
+
+
+def split_off_cells(signal: FrameSignal, min_area: int) -> np.ndarray:
+    """The pieces, of ``min_area`` pixels or more, that trimming cut off an object beside its largest
+    one (which alone is written), labelled 1..n: a mask over two touching cells comes apart there,
+    and the second cell is a cell of its own, not a margin to drop."""
+    pieces, count = connected_pieces(signal.left_out)
+    areas = np.bincount(pieces.ravel(), minlength=count + 1)
+    keep = np.flatnonzero(areas >= max(min_area, 1))
+    keep = keep[keep > 0]
+    lookup = np.zeros(count + 1, dtype=np.int32)
+    lookup[keep] = np.arange(1, len(keep) + 1, dtype=np.int32)
+    return lookup[pieces]
 
 
 def signal_cells(
     signal: FrameSignal, grid_shape: tuple[int, ...], sigmas: float, min_area: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The :func:`signal_objects` beside ``signal``'s kept objects, labelled 1..n, on the grid and at
-    the frame's resolution: a grid pixel takes the highest region label among its frame pixels. A
-    region may so take grid pixels of an object's margin, which trimming takes away from it."""
-    regions = signal_objects(signal.kept, signal.sigmas_above, sigmas, min_area)
+    """The cells beside ``signal``'s kept objects, labelled 1..n, on the grid and at the frame's
+    resolution: the pieces trimming split off (:func:`split_off_cells`), then the
+    :func:`signal_objects` that touch neither. A grid pixel takes the highest region label among its
+    frame pixels. A region may so take grid pixels of an object's margin, which trimming takes away
+    from it."""
+    regions = split_off_cells(signal, min_area)
+    pieces = int(regions.max(initial=0))
+    beside = signal_objects(np.maximum(signal.kept, regions), signal.sigmas_above, sigmas, min_area)
+    regions = np.where(beside > 0, beside + pieces, regions)
     found = np.zeros(grid_shape, dtype=np.int32)
     ys, xs = np.nonzero(regions)
     np.maximum.at(found, (signal.rows[ys], signal.columns[xs]), regions[ys, xs])

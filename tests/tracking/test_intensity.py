@@ -14,6 +14,7 @@ from ctc_submit.tracking.intensity import (
     signal_cells,
     signal_objects,
     significance,
+    split_off_cells,
     trim_to_signal,
 )
 
@@ -125,3 +126,22 @@ def test_label_quantiles_are_numpy_s_lower_percentile_of_each_label_s_pixels(see
         pixels = values[labels == label]
         expected = np.percentile(pixels, 100 * quantile, method="lower") if pixels.size else 0.0
         assert levels[label] == expected
+
+
+def test_the_cells_trimming_splits_off_a_mask_beside_its_largest_piece_are_cells_of_their_own():
+    """One mask over three bright squares on background: trimmed to the signal it falls into pieces of
+    400, 256 and 36 pixels. The largest stays the object; the 256-pixel one is a cell of its own
+    (min_area 100), the 36-pixel one is not."""
+    rng = np.random.default_rng(5)
+    image = (100 + 5 * rng.standard_normal((96, 96))).astype(np.float32)
+    image[10:30, 10:30] += 80
+    image[10:26, 50:66] += 80
+    image[60:66, 10:16] += 80
+    grid = np.zeros((48, 48), np.int32)
+    grid[3:35, 3:35] = 1
+    signal = frame_signal(grid, image, 1.0, 2.0)
+    assert (signal.kept[12:28, 12:28] == 1).all() and not signal.kept[:, 40:].any()
+    cells = split_off_cells(signal, min_area=100)
+    assert set(np.unique(cells)) == {0, 1} and (cells[12:24, 52:64] == 1).all() and not cells[55:70, 5:20].any()
+    found, regions = signal_cells(signal, grid.shape, 3.0, min_area=100)
+    assert (regions == cells).all() and (found[6:12, 26:32] == 1).all()
