@@ -84,12 +84,18 @@ def signal_objects(labels: np.ndarray, sigmas_above: np.ndarray | None, sigmas: 
         return regions
     candidates, count = ndimage.label(sigmas_above > sigmas, structure=np.ones((3, 3)))
     touching = np.unique(candidates[ndimage.binary_dilation(labels > 0, structure=np.ones((3, 3)))])
-    areas = np.bincount(candidates.ravel(), minlength=count + 1)
+    return _large_regions(candidates, count, min_area, touching)
+
+
+def _large_regions(regions: np.ndarray, count: int, min_area: int, left_out: np.ndarray) -> np.ndarray:
+    """The regions 1..``count`` of ``regions`` with ``min_area`` pixels or more, but those of
+    ``left_out``, labelled 1..n in the order of their labels."""
+    areas = np.bincount(regions.ravel(), minlength=count + 1)
     keep = np.flatnonzero(areas >= max(min_area, 1))
-    keep = np.setdiff1d(keep[keep > 0], touching)
+    keep = np.setdiff1d(keep[keep > 0], left_out)
     lookup = np.zeros(count + 1, dtype=np.int32)
     lookup[keep] = np.arange(1, len(keep) + 1, dtype=np.int32)
-    return lookup[candidates]
+    return lookup[regions]
 
 
 def label_quantiles(labels: np.ndarray, values: np.ndarray, quantile: float, count: int) -> np.ndarray:
@@ -140,12 +146,7 @@ def split_off_cells(signal: FrameSignal, min_area: int) -> np.ndarray:
     one (which alone is written), labelled 1..n: a mask over two touching cells comes apart there,
     and the second cell is a cell of its own, not a margin to drop."""
     pieces, count = connected_pieces(signal.left_out)
-    areas = np.bincount(pieces.ravel(), minlength=count + 1)
-    keep = np.flatnonzero(areas >= max(min_area, 1))
-    keep = keep[keep > 0]
-    lookup = np.zeros(count + 1, dtype=np.int32)
-    lookup[keep] = np.arange(1, len(keep) + 1, dtype=np.int32)
-    return lookup[pieces]
+    return _large_regions(pieces, count, min_area, np.zeros(0, dtype=np.int64))
 
 
 def signal_cells(
