@@ -44,6 +44,8 @@ BAD_MODELS: dict[str, tuple[Callable[[Path], None], str]] = {
     "levels 0": (edited(lambda saved: saved["config"].update(levels=0)), "levels must be a whole number >= 1"),
     "filters 2.5": (edited(lambda saved: saved["config"].update(filters=2.5)), "filters must be a whole number"),
     "levels 40": (edited(lambda saved: saved["config"].update(levels=40)), "at most 8 fit"),
+    "stateless levels -1": (edited(lambda saved: saved["config"].update(stateless_levels=-1)), "stateless_levels must be a whole number >= 0"),
+    "every level stateless": (edited(lambda saved: saved["config"].update(stateless_levels=3)), "at least one of the 3 levels"),
     "unknown config field": (edited(lambda saved: saved["config"].update(depth=3)), "unknown field(s) depth"),
     "other architecture": (edited(lambda saved: saved["config"].update(filters=8)), "has shape (4, 1, 3, 3), the config needs (8, 1, 3, 3)"),
     "missing weight": (edited(lambda saved: saved["state_dict"].popitem()), "1 missing"),

@@ -181,6 +181,14 @@ def check_numbers(learning_rate: float, background_weight: float, crop_size: int
 )
 @click.option("--embedding-size", default=16, show_default=True, type=POSITIVE, help="Dimensions of the embeddings.")
 @click.option(
+    "--stateless-levels",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, MAX_LEVELS - 1),
+    help="The finest levels of each hourglass with no ConvGRU (level 0 alone is more than half of a step's "
+    "cost). With --init-from a model that has them, their GRUs are dropped.",
+)
+@click.option(
     "--learning-rate",
     default=1e-4,
     show_default=True,
@@ -267,7 +275,7 @@ def check_numbers(learning_rate: float, background_weight: float, crop_size: int
 @user_errors
 def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, iterations, clip_length, crop_size,
             network_scale, filters,
-            levels, embedding_size, learning_rate, background_weight, neighbour_weighting, recurrent_window, max_frames,
+            levels, embedding_size, stateless_levels, learning_rate, background_weight, neighbour_weighting, recurrent_window, max_frames,
             held_out, held_out_margin, validation_c, validate_every, checkpoint_every, time_budget, seed, precision, device,
             threads, log_every):  # fmt: skip
     """Train a model on annotated CTC sequences (TRA markers + SEG/ST masks), selected by the pipeline's score."""
@@ -276,6 +284,10 @@ def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, ite
         preset = replace(preset, network_scale=network_scale)
     check_output(out, resume, overwrite)
     check_numbers(learning_rate, background_weight, crop_size, levels)
+    if stateless_levels >= levels:
+        raise InputError(
+            f"--stateless-levels {stateless_levels}: at least one of the {levels} levels must keep its ConvGRU"
+        )
     if resume and init_from:
         raise InputError("--resume and --init-from: a resumed run already has its weights; give one of them")
     window = parse_window(recurrent_window)
@@ -299,7 +311,9 @@ def command(dataset, data_dir, sequences, out, overwrite, resume, init_from, ite
         validate_every=validate_every, checkpoint_every=checkpoint_every, seed=seed,
         precision=resolve_precision(precision, torch_device), background_weight=background_weight,
         neighbour_weighting=neighbour_weighting,
-        network=NetworkConfig(filters=filters, levels=levels, embedding_size=embedding_size),
+        network=NetworkConfig(
+            filters=filters, levels=levels, embedding_size=embedding_size, stateless_levels=stateless_levels
+        ),
     )  # fmt: skip
     if block is not None:
         layout = out.with_name(out.stem + "_validation")

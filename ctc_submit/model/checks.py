@@ -30,9 +30,15 @@ def check_config(config: object) -> NetworkConfig:
     if unknown:
         raise ValueError(f"config: unknown field(s) {', '.join(map(str, unknown))}")
     for name, value in config.items():
-        if not whole_number(value, 1):
-            raise ValueError(f"config: {name} must be a whole number >= 1, got {value!r}")
+        smallest = 0 if name == "stateless_levels" else 1
+        if not whole_number(value, smallest):
+            raise ValueError(f"config: {name} must be a whole number >= {smallest}, got {value!r}")
     network = NetworkConfig(**config)
+    if network.stateless_levels >= network.levels:
+        raise ValueError(
+            f"config: stateless_levels = {network.stateless_levels}, at least one of the {network.levels} levels "
+            "must carry the recurrent state"
+        )
     if network.levels > MAX_LEVELS:
         raise ValueError(f"config: levels = {network.levels}, at most {MAX_LEVELS} fit a {NETWORK_SIZE[0]} px grid")
     if network.input_channels != 1:

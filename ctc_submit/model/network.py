@@ -2,7 +2,9 @@
 
 Two hourglasses with separate weights and recurrent states. Each level of an hourglass has a
 ConvGRU on its skip connection, so every scale carries memory through the video; that memory
-is what lets the same cell keep its embedding from frame to frame.
+is what lets the same cell keep its embedding from frame to frame. A network may leave its finest
+levels without one (``stateless_levels``): the full-resolution GRU costs more than half of a step,
+and a cell is remembered at the coarser levels, where it is a few pixels across.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class NetworkConfig:
     levels: int = 7
     embedding_size: int = 16
     input_channels: int = 1
+    stateless_levels: int = 0  # the finest levels, whose skip has no ConvGRU
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,15 +55,17 @@ class ConvGRU(nn.Module):
 
 
 class RecurrentHourglass(nn.Module):
-    """One hourglass: conv+ReLU per level, max-pool down, GRU on every skip, nearest-upsample and add."""
+    """One hourglass: conv+ReLU per level, max-pool down, GRU on every skip (but the ``stateless`` finest
+    ones), nearest-upsample and add."""
 
-    def __init__(self, in_channels: int, filters: int, levels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, filters: int, levels: int, out_channels: int, stateless: int = 0) -> None:
         super().__init__()
         self.levels = levels
         self.contracting = nn.ModuleList(
             nn.Conv2d(in_channels if level == 0 else filters, filters, 3, padding=1) for level in range(levels)
         )
-        self.recurrent = nn.ModuleList(ConvGRU(filters) for _ in range(levels))
+        # keyed by level, so a level's GRU has the same weight names whichever levels have one
+        self.recurrent = nn.ModuleDict({str(level): ConvGRU(filters) for level in range(stateless, levels)})
         self.expanding = nn.ModuleList(nn.Conv2d(filters, filters, 3, padding=1) for _ in range(levels))
         self.head = nn.Conv2d(filters, out_channels, 3, padding=1)
 
@@ -71,12 +76,15 @@ class RecurrentHourglass(nn.Module):
                 x = F.max_pool2d(x, 2)
             x = F.relu(conv(x))
             skips.append(x)
-        new_state = [gru(skip, hidden) for gru, skip, hidden in zip(self.recurrent, skips, state)]
+        new_state: HourglassState = [
+            self.recurrent[str(level)](skip, hidden) if str(level) in self.recurrent else None
+            for level, (skip, hidden) in enumerate(zip(skips, state))
+        ]
         up: torch.Tensor | None = None
         for level in reversed(range(self.levels)):
-            up = (
-                new_state[level] if up is None else F.interpolate(up, scale_factor=2, mode="nearest") + new_state[level]
-            )
+            remembered = new_state[level]
+            across = skips[level] if remembered is None else remembered
+            up = across if up is None else F.interpolate(up, scale_factor=2, mode="nearest") + across
             up = F.relu(self.expanding[level](up))
         return F.normalize(self.head(up), dim=1), new_state
 
@@ -87,9 +95,15 @@ class StackedHourglass(nn.Module):
     def __init__(self, config: NetworkConfig = NetworkConfig()) -> None:
         super().__init__()
         self.config = config
-        self.first = RecurrentHourglass(config.input_channels, config.filters, config.levels, config.embedding_size)
+        self.first = RecurrentHourglass(
+            config.input_channels, config.filters, config.levels, config.embedding_size, config.stateless_levels
+        )
         self.second = RecurrentHourglass(
-            config.input_channels + config.embedding_size, config.filters, config.levels, config.embedding_size
+            config.input_channels + config.embedding_size,
+            config.filters,
+            config.levels,
+            config.embedding_size,
+            config.stateless_levels,
         )
         for module in self.modules():
             if isinstance(module, nn.Conv2d):

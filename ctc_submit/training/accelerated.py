@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--init-from", type=Path, help="start from this model's weights and network")
     parser.add_argument("--filters", type=int, default=64)
     parser.add_argument("--levels", type=int, default=7)
+    parser.add_argument("--stateless-levels", type=int, default=0)
     parser.add_argument("--batch", type=int, default=8, help="clips per step")
     parser.add_argument("--clip-length", type=int, default=10)
     parser.add_argument("--crop-size", type=int, default=256)
@@ -141,7 +142,11 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.init_from:
         network, _ = load_model(arguments.init_from, "cpu")
     else:
-        network = StackedHourglass(NetworkConfig(filters=arguments.filters, levels=arguments.levels))
+        network = StackedHourglass(
+            NetworkConfig(
+                filters=arguments.filters, levels=arguments.levels, stateless_levels=arguments.stateless_levels
+            )
+        )
     card = train_for(
         runs, description["dataset"], network, arguments.out, arguments.minutes, arguments.batch,
         arguments.clip_length, arguments.crop_size, arguments.learning_rate, arguments.background_weight,

@@ -13,7 +13,7 @@ import csv
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -149,12 +149,21 @@ def artefact_paths(out: Path) -> dict[str, Path]:
 
 
 def initial_weights(path: Path, config: NetworkConfig) -> tuple[dict[str, torch.Tensor], dict]:
-    """Weights of a saved model to start from, and where they came from (recorded in the card)."""
+    """Weights of a saved model to start from, and where they came from (recorded in the card).
+
+    A network with more stateless levels than the saved one starts from its weights without the
+    ConvGRUs of those levels: that is how a cheaper network is fine-tuned from a trained one.
+    """
     network, card = load_model(path, "cpu")
-    if network.config != config:
+    if replace(network.config, stateless_levels=config.stateless_levels) != config or (
+        network.config.stateless_levels > config.stateless_levels
+    ):
         raise CTCInputError(f"{path}: its network ({network.config}) differs from the one to train ({config})")
+    wanted = StackedHourglass(config).state_dict()
     origin = {"model": Path(path).name, "sha256": file_sha256(path), "iterations_done": card.get("iterations_done")}
-    return network.state_dict(), origin
+    if network.config != config:
+        origin["recurrent_levels_dropped"] = list(range(network.config.stateless_levels, config.stateless_levels))
+    return {name: tensor for name, tensor in network.state_dict().items() if name in wanted}, origin
 
 
 @dataclass

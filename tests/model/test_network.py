@@ -34,3 +34,23 @@ def test_gru_update_gate_blends_old_state_and_relu_candidate():
 
 def test_divisor_matches_levels():
     assert NetworkConfig(levels=7).divisor == 64
+
+
+def test_stateless_levels_have_no_gru_and_no_state_but_the_same_weight_names():
+    full = StackedHourglass(TINY)
+    stateless = StackedHourglass(NetworkConfig(filters=8, levels=3, embedding_size=16, stateless_levels=1))
+    missing = set(full.state_dict()) - set(stateless.state_dict())
+    assert missing and all(name.split(".")[1:3] == ["recurrent", "0"] for name in missing)
+    assert set(stateless.state_dict()) < set(full.state_dict())
+    frame = torch.randn(1, 1, 32, 32)
+    _, once, state = stateless(frame)
+    assert [hidden is None for hidden in state[0]] == [True, False, False]
+    _, twice, _ = stateless(frame, state)
+    assert (once - twice).abs().max() > 1e-3  # the coarser levels still remember
+
+
+def test_weight_names_of_every_level_with_a_gru_are_kept():
+    names = StackedHourglass(TINY).state_dict()
+    assert {f"{part}.recurrent.{level}.gates.weight" for part in ("first", "second") for level in range(3)} <= set(
+        names
+    )

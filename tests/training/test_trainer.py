@@ -178,6 +178,25 @@ def test_init_from_starts_from_the_models_weights_and_says_so_in_the_card(frames
         train([frames], None, PRESET, other, tmp_path / "x.pt", {}, device="cpu", init_from=tmp_path / "start.pt")
 
 
+def test_init_from_a_model_with_more_grus_drops_those_of_the_stateless_levels(frames, tmp_path):
+    torch.manual_seed(6)
+    save_model(tmp_path / "start.pt", StackedHourglass(TINY), {"dataset": PRESET.name, "iterations_done": 3})
+    start, _ = load_model(tmp_path / "start.pt", "cpu")
+    cheaper = NetworkConfig(filters=4, levels=3, stateless_levels=1)
+    config = TrainingConfig(iterations=1, clip_length=2, crop_size=32, learning_rate=1e-12, network=cheaper)
+    card = train(
+        [frames], None, PRESET, config, tmp_path / "cheaper.pt", {}, device="cpu", init_from=tmp_path / "start.pt"
+    )
+    tuned, _ = load_model(tmp_path / "cheaper.pt", "cpu")
+    assert tuned.config == cheaper
+    for name, tensor in tuned.state_dict().items():
+        torch.testing.assert_close(tensor, start.state_dict()[name], atol=1e-3, rtol=1e-3)
+    assert card["phases"][0]["init_from"]["recurrent_levels_dropped"] == [0]
+    back = TrainingConfig(iterations=1, clip_length=2, crop_size=32, network=TINY)
+    with pytest.raises(CTCInputError, match="differs from the one to train"):
+        train([frames], None, PRESET, back, tmp_path / "x.pt", {}, device="cpu", init_from=tmp_path / "cheaper.pt")
+
+
 def command(data, out, *extra):
     return [
         "train", "--dataset", "DIC-C2DH-HeLa", "--data", str(data), "--out", str(out), "--clip-length", "2",
