@@ -2,7 +2,8 @@
 
     python benchmarks/bench_network.py [--model models/DIC-C2DH-HeLa.pt] [--repeats 10]
 
-Reports the shipped configuration and the paper's full one (64 filters, 7 levels), in fp32 and
+Reports the shipped configuration (and, where its finest levels have no ConvGRU, the same with one on
+every level) and the paper's full one (64 filters, 7 levels), in fp32 and
 with bf16 autocast, on the CPU (and on CUDA when present), with what ``--precision auto`` picks
 here and the CPU's capability, so that figures of different machines can be compared. The full
 configuration costs about 103 GFLOP per frame, which puts the measured times in physical perspective.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -25,6 +27,11 @@ from ctc_submit.presets import get_preset
 from ctc_submit.training.data import TrainingSequence
 from ctc_submit.training.ranges import AugmentationRanges
 from ctc_submit.training.trainer import TrainingConfig, training_step
+
+
+def describe(config: NetworkConfig) -> str:
+    stateless = f", no ConvGRU on the {config.stateless_levels} finest" if config.stateless_levels else ""
+    return f"{config.filters} filters, {config.levels} levels{stateless}"
 
 
 def inference_ms(network: StackedHourglass, device: torch.device, precision: str, repeats: int) -> float:
@@ -70,6 +77,8 @@ def main() -> None:
         torch.set_num_threads(arguments.threads)
     shipped, card = load_model(arguments.model, "cpu")
     configs = {"shipped": shipped.config, "paper": NetworkConfig()}
+    if shipped.config.stateless_levels:
+        configs["shipped, a ConvGRU on every level"] = replace(shipped.config, stateless_levels=0)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     results = {
         "cpu": CpuReport.here().describe(),
@@ -82,7 +91,7 @@ def main() -> None:
     for name, config in configs.items():
         for device in devices:
             for precision in ("fp32", "bf16"):
-                key = f"{name} ({config.filters} filters, {config.levels} levels) {device.type} {precision}"
+                key = f"{name} ({describe(config)}) {device.type} {precision}"
                 milliseconds = inference_ms(StackedHourglass(config), device, precision, arguments.repeats)
                 results["inference_ms_per_frame_256"][key] = round(milliseconds, 1)
                 print(key, results["inference_ms_per_frame_256"][key], "ms/frame", flush=True)
@@ -93,11 +102,16 @@ def main() -> None:
         ),
         "paper recipe": dict(clip_length=10, crop_size=256, network=NetworkConfig()),
     }
+    if shipped.config.stateless_levels:
+        recipes["shipped recipe, a ConvGRU on every level"] = {
+            **recipes["shipped recipe"],
+            "network": replace(shipped.config, stateless_levels=0),
+        }
     for name, recipe in {} if arguments.inference_only else recipes.items():
         for precision in ("fp32", "bf16"):
             config = TrainingConfig(precision=precision, **recipe)
             network = config.network
-            key = f"{name}: {network.filters} filters, {network.levels} levels, {config.clip_length}-frame clips of {config.crop_size}^2, {precision}"
+            key = f"{name}: {describe(network)}, {config.clip_length}-frame clips of {config.crop_size}^2, {precision}"
             results["training_s_per_iteration"][key] = round(
                 training_seconds_per_iteration(config, arguments.data, 3), 2
             )
