@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import ctc_submit
 from ctc_submit.cli import main
 from ctc_submit.io import CTCInputError
 from ctc_submit.presets import get_preset
+from ctc_submit.registry import shipped_folder
 
 DATASET = "DIC-C2DH-HeLa"
 FRAMES = 3
@@ -35,7 +37,11 @@ def shipped() -> ctc_submit.Model:
 
 def test_a_model_loaded_by_name_runs_with_its_cards_values(shipped):
     assert shipped.preset.c == 0.0025 and get_preset(DATASET).c == 0.02
-    assert (shipped.card.recurrent_window.hop, shipped.card.recurrent_window.warmup) == (8, 2)
+    window = json.loads((shipped_folder() / f"{DATASET}.json").read_text())["recurrent_window"]
+    assert window and (shipped.card.recurrent_window.hop, shipped.card.recurrent_window.warmup) == (
+        window["hop"],
+        window["warmup"],
+    )
     assert shipped.preset.name == DATASET
 
 

@@ -34,7 +34,8 @@ def test_ctc_submit_models_lists_the_shipped_model_with_its_card(monkeypatch):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == f"{DATASET}  (shipped: {shipped_folder() / f'{DATASET}.pt'})"
-    assert "    run with:        c 0.0025, recurrent window 8,2" in lines
+    window = json.loads((shipped_folder() / f"{DATASET}.json").read_text())["recurrent_window"]
+    assert f"    run with:        c 0.0025, recurrent window {window['hop']},{window['warmup']}" in lines
     assert any(line.startswith("    network:         filters 32, levels 6") for line in lines)
 
 
