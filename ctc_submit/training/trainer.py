@@ -148,22 +148,24 @@ def artefact_paths(out: Path) -> dict[str, Path]:
     }
 
 
-def initial_weights(path: Path, config: NetworkConfig) -> tuple[dict[str, torch.Tensor], dict]:
-    """Weights of a saved model to start from, and where they came from (recorded in the card).
+def initial_weights(path: Path, network: StackedHourglass) -> tuple[dict[str, torch.Tensor], dict]:
+    """Weights of a saved model for ``network`` to start from, and where they came from (recorded in the card).
 
     A network with more stateless levels than the saved one starts from its weights without the
     ConvGRUs of those levels: that is how a cheaper network is fine-tuned from a trained one.
     """
-    network, card = load_model(path, "cpu")
-    if replace(network.config, stateless_levels=config.stateless_levels) != config or (
-        network.config.stateless_levels > config.stateless_levels
+    saved, card = load_model(path, "cpu")
+    config, source = network.config, saved.config
+    if (
+        replace(source, stateless_levels=config.stateless_levels) != config
+        or source.stateless_levels > config.stateless_levels
     ):
-        raise CTCInputError(f"{path}: its network ({network.config}) differs from the one to train ({config})")
-    wanted = StackedHourglass(config).state_dict()
+        raise CTCInputError(f"{path}: its network ({source}) differs from the one to train ({config})")
     origin = {"model": Path(path).name, "sha256": file_sha256(path), "iterations_done": card.get("iterations_done")}
-    if network.config != config:
-        origin["recurrent_levels_dropped"] = list(range(network.config.stateless_levels, config.stateless_levels))
-    return {name: tensor for name, tensor in network.state_dict().items() if name in wanted}, origin
+    if source != config:
+        origin["recurrent_levels_dropped"] = list(range(source.stateless_levels, config.stateless_levels))
+    wanted = network.state_dict()
+    return {name: tensor for name, tensor in saved.state_dict().items() if name in wanted}, origin
 
 
 @dataclass
@@ -214,7 +216,7 @@ def train(
         start, elapsed = saved["iteration"], saved["seconds"]
         best = Best(**saved["best"]) if saved.get("best") else None
     elif init_from is not None:
-        weights, origin = initial_weights(init_from, config.network)
+        weights, origin = initial_weights(init_from, network)
         network.load_state_dict(weights)
     history.start_phase(start, config, origin)
     ranges = AugmentationRanges()
